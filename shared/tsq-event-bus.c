@@ -11,10 +11,7 @@ tsq_event_bus_default_init (TsqEventBusInterface *iface)
 }
 
 void
-tsq_event_bus_publish (TsqEventBus *bus,
-                       const char  *topic,
-                       const char  *key,
-                       JsonNode    *payload)
+tsq_event_bus_publish (TsqEventBus *bus, const char *topic, const char *key, JsonNode *payload)
 {
   g_return_if_fail (TSQ_IS_EVENT_BUS (bus));
   g_return_if_fail (topic != NULL && *topic != '\0');
@@ -24,11 +21,11 @@ tsq_event_bus_publish (TsqEventBus *bus,
 }
 
 guint
-tsq_event_bus_subscribe (TsqEventBus    *bus,
-                         const char     *topic,
+tsq_event_bus_subscribe (TsqEventBus *bus,
+                         const char *topic,
                          TsqEventHandler handler,
-                         gpointer        user_data,
-                         GDestroyNotify  notify)
+                         gpointer user_data,
+                         GDestroyNotify notify)
 {
   g_return_val_if_fail (TSQ_IS_EVENT_BUS (bus), 0);
   g_return_val_if_fail (topic != NULL && *topic != '\0', 0);
@@ -38,8 +35,7 @@ tsq_event_bus_subscribe (TsqEventBus    *bus,
 }
 
 void
-tsq_event_bus_unsubscribe (TsqEventBus *bus,
-                           guint        id)
+tsq_event_bus_unsubscribe (TsqEventBus *bus, guint id)
 {
   g_return_if_fail (TSQ_IS_EVENT_BUS (bus));
 

@@ -20,8 +20,8 @@ G_BEGIN_DECLS
  * it. key is the partitioning key (the monitor id) and may be NULL. */
 typedef void (*TsqEventHandler) (const char *topic,
                                  const char *key,
-                                 JsonNode   *payload,
-                                 gpointer    user_data);
+                                 JsonNode *payload,
+                                 gpointer user_data);
 
 #define TSQ_TYPE_EVENT_BUS (tsq_event_bus_get_type ())
 G_DECLARE_INTERFACE (TsqEventBus, tsq_event_bus, TSQ, EVENT_BUS, GObject)
@@ -31,11 +31,11 @@ struct _TsqEventBusInterface
   GTypeInterface parent_iface;
 
   void (*publish) (TsqEventBus *bus, const char *topic, const char *key, JsonNode *payload);
-  guint (*subscribe) (TsqEventBus    *bus,
-                      const char     *topic,
+  guint (*subscribe) (TsqEventBus *bus,
+                      const char *topic,
                       TsqEventHandler handler,
-                      gpointer        user_data,
-                      GDestroyNotify  notify);
+                      gpointer user_data,
+                      GDestroyNotify notify);
   void (*unsubscribe) (TsqEventBus *bus, guint id);
 
   gpointer padding[8];
@@ -43,20 +43,17 @@ struct _TsqEventBusInterface
 
 /* Delivers asynchronously; events with the same key arrive in publishing order. The bus takes a
  * reference on payload (which may be NULL): the publisher must not modify it afterwards. */
-void tsq_event_bus_publish (TsqEventBus *bus,
-                            const char  *topic,
-                            const char  *key,
-                            JsonNode    *payload);
+void
+tsq_event_bus_publish (TsqEventBus *bus, const char *topic, const char *key, JsonNode *payload);
 /* topic: one topic or TSQ_TOPIC_ALL. Returns an id > 0 for unsubscribe(); notify(user_data)
  * runs when the subscription is removed (or the bus is finalized). */
-guint tsq_event_bus_subscribe (TsqEventBus    *bus,
-                               const char     *topic,
+guint tsq_event_bus_subscribe (TsqEventBus *bus,
+                               const char *topic,
                                TsqEventHandler handler,
-                               gpointer        user_data,
-                               GDestroyNotify  notify);
+                               gpointer user_data,
+                               GDestroyNotify notify);
 /* Safe from inside a handler (also for the running handler's own subscription): the removed
  * subscription receives no further events, including those already queued. */
-void tsq_event_bus_unsubscribe (TsqEventBus *bus,
-                                guint        id);
+void tsq_event_bus_unsubscribe (TsqEventBus *bus, guint id);
 
 G_END_DECLS

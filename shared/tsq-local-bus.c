@@ -76,18 +76,16 @@ event_free (Event *event)
 }
 
 static gboolean
-topic_matches (const char *pattern,
-               const char *topic)
+topic_matches (const char *pattern, const char *topic)
 {
   return g_str_equal (pattern, TSQ_TOPIC_ALL) || g_str_equal (pattern, topic);
 }
 
 static void
-deliver (TsqLocalBus *self,
-         Event       *event)
+deliver (TsqLocalBus *self, Event *event)
 {
-  g_autoptr (GPtrArray) targets = g_ptr_array_new_with_free_func ((GDestroyNotify)
-                                                                    subscription_unref);
+  g_autoptr (GPtrArray) targets
+    = g_ptr_array_new_with_free_func ((GDestroyNotify)subscription_unref);
   guint i;
 
   g_mutex_lock (&self->lock);
@@ -145,10 +143,7 @@ dispatch_cb (gpointer user_data)
 }
 
 static void
-tsq_local_bus_publish (TsqEventBus *bus,
-                       const char  *topic,
-                       const char  *key,
-                       JsonNode    *payload)
+tsq_local_bus_publish (TsqEventBus *bus, const char *topic, const char *key, JsonNode *payload)
 {
   TsqLocalBus *self = TSQ_LOCAL_BUS (bus);
   Event *event = g_new0 (Event, 1);
@@ -171,11 +166,11 @@ tsq_local_bus_publish (TsqEventBus *bus,
 }
 
 static guint
-tsq_local_bus_subscribe (TsqEventBus    *bus,
-                         const char     *topic,
+tsq_local_bus_subscribe (TsqEventBus *bus,
+                         const char *topic,
                          TsqEventHandler handler,
-                         gpointer        user_data,
-                         GDestroyNotify  notify)
+                         gpointer user_data,
+                         GDestroyNotify notify)
 {
   TsqLocalBus *self = TSQ_LOCAL_BUS (bus);
   Subscription *sub = g_new0 (Subscription, 1);
@@ -196,8 +191,7 @@ tsq_local_bus_subscribe (TsqEventBus    *bus,
 }
 
 static void
-tsq_local_bus_unsubscribe (TsqEventBus *bus,
-                           guint        id)
+tsq_local_bus_unsubscribe (TsqEventBus *bus, guint id)
 {
   TsqLocalBus *self = TSQ_LOCAL_BUS (bus);
   Subscription *removed = NULL;
@@ -253,16 +247,16 @@ tsq_local_bus_dispose (GObject *object)
   events = self->events;
   g_queue_init (&self->events);
   subscriptions = g_steal_pointer (&self->subscriptions);
-  self->subscriptions = g_ptr_array_new_with_free_func ((GDestroyNotify) subscription_unref);
+  self->subscriptions = g_ptr_array_new_with_free_func ((GDestroyNotify)subscription_unref);
   g_mutex_unlock (&self->lock);
 
-  g_queue_clear_full (&events, (GDestroyNotify) event_free);
+  g_queue_clear_full (&events, (GDestroyNotify)event_free);
   if (subscriptions != NULL)
     {
       guint i;
 
       for (i = 0; i < subscriptions->len; i++)
-        ((Subscription *) g_ptr_array_index (subscriptions, i))->active = FALSE;
+        ((Subscription *)g_ptr_array_index (subscriptions, i))->active = FALSE;
     }
   /* subscriptions (and their notifies) go when the autoptr releases it. */
   G_OBJECT_CLASS (tsq_local_bus_parent_class)->dispose (object);
@@ -293,7 +287,7 @@ tsq_local_bus_init (TsqLocalBus *self)
 {
   g_mutex_init (&self->lock);
   self->context = g_main_context_ref_thread_default ();
-  self->subscriptions = g_ptr_array_new_with_free_func ((GDestroyNotify) subscription_unref);
+  self->subscriptions = g_ptr_array_new_with_free_func ((GDestroyNotify)subscription_unref);
 }
 
 static void

@@ -7,7 +7,7 @@
 
 #include "tsq-monitor.h"
 
-G_DEFINE_QUARK (tsq-monitor-error-quark, tsq_monitor_error)
+G_DEFINE_QUARK (tsq - monitor - error - quark, tsq_monitor_error)
 
 G_DEFINE_BOXED_TYPE (TsqMonitor, tsq_monitor, tsq_monitor_ref, tsq_monitor_unref)
 
@@ -15,9 +15,7 @@ static TsqScheduleValidator schedule_validator;
 static GMutex schedule_validator_lock;
 
 TsqMonitor *
-tsq_monitor_new (const char *name,
-                 const char *url,
-                 const char *schedule)
+tsq_monitor_new (const char *name, const char *url, const char *schedule)
 {
   TsqMonitor *m = g_atomic_rc_box_new0 (TsqMonitor);
 
@@ -143,8 +141,7 @@ tsq_monitor_time_to_iso8601 (gint64 unix_us)
 }
 
 gboolean
-tsq_monitor_time_from_iso8601 (const char *text,
-                               gint64     *unix_us)
+tsq_monitor_time_from_iso8601 (const char *text, gint64 *unix_us)
 {
   g_autoptr (GDateTime) dt = NULL;
 
@@ -158,10 +155,7 @@ tsq_monitor_time_from_iso8601 (const char *text,
 }
 
 static void
-add_time (JsonBuilder *b,
-          const char  *member,
-          gint64       us,
-          gboolean     zero_is_null)
+add_time (JsonBuilder *b, const char *member, gint64 us, gboolean zero_is_null)
 {
   g_autofree char *iso = NULL;
 
@@ -176,9 +170,7 @@ add_time (JsonBuilder *b,
 }
 
 static void
-add_string_or_null (JsonBuilder *b,
-                    const char  *member,
-                    const char  *value)
+add_string_or_null (JsonBuilder *b, const char *member, const char *value)
 {
   json_builder_set_member_name (b, member);
   if (value)
@@ -226,15 +218,10 @@ tsq_monitor_to_json (TsqMonitor *m)
   return json_builder_get_root (b);
 }
 
-static gboolean
-invalid (GError    **error,
-         const char *format,
-         ...) G_GNUC_PRINTF (2, 3);
+static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
-invalid (GError    **error,
-         const char *format,
-         ...)
+invalid (GError **error, const char *format, ...)
 {
   va_list args;
   g_autofree char *msg = NULL;
@@ -254,10 +241,7 @@ node_is_string (JsonNode *node)
 
 /* "member": string -> *out (owned). */
 static gboolean
-take_string (JsonNode   *node,
-             const char *member,
-             char      **out,
-             GError    **error)
+take_string (JsonNode *node, const char *member, char **out, GError **error)
 {
   if (!node_is_string (node))
     return invalid (error, "monitor member “%s” must be a string", member);
@@ -267,11 +251,7 @@ take_string (JsonNode   *node,
 }
 
 static gboolean
-take_time (JsonNode   *node,
-           const char *member,
-           gboolean    nullable,
-           gint64     *out,
-           GError    **error)
+take_time (JsonNode *node, const char *member, gboolean nullable, gint64 *out, GError **error)
 {
   if (nullable && JSON_NODE_HOLDS_NULL (node))
     {
@@ -290,8 +270,7 @@ take_time (JsonNode   *node,
 }
 
 TsqMonitor *
-tsq_monitor_from_json (JsonNode *node,
-                       GError  **error)
+tsq_monitor_from_json (JsonNode *node, GError **error)
 {
   g_autoptr (TsqMonitor) m = NULL;
   JsonObject *obj;
@@ -387,11 +366,8 @@ tsq_monitor_from_json (JsonNode *node,
 }
 
 static gboolean
-validate_string_array (JsonObject *obj,
-                       const char *member,
-                       const char *path,
-                       gboolean    regex,
-                       GError    **error)
+validate_string_array (
+  JsonObject *obj, const char *member, const char *path, gboolean regex, GError **error)
 {
   JsonNode *node = json_object_get_member (obj, member);
   JsonArray *array;
@@ -421,9 +397,7 @@ validate_string_array (JsonObject *obj,
 }
 
 static gboolean
-validate_bool_member (JsonObject *obj,
-                      const char *member,
-                      GError    **error)
+validate_bool_member (JsonObject *obj, const char *member, GError **error)
 {
   JsonNode *node = json_object_get_member (obj, member);
 
@@ -435,8 +409,7 @@ validate_bool_member (JsonObject *obj,
 }
 
 static gboolean
-validate_scan_config (JsonObject *config,
-                      GError    **error)
+validate_scan_config (JsonObject *config, GError **error)
 {
   JsonNode *node;
 
@@ -451,8 +424,8 @@ validate_scan_config (JsonObject *config,
       if ((type != G_TYPE_INT64 && type != G_TYPE_DOUBLE) || json_node_get_double (node) <= 0)
         return invalid (error, "scan_config member “timeout_s” must be a positive number");
     }
-  if (!validate_bool_member (config, "third_party_resources", error) ||
-      !validate_bool_member (config, "insecure_tls", error))
+  if (!validate_bool_member (config, "third_party_resources", error)
+      || !validate_bool_member (config, "insecure_tls", error))
     return FALSE;
 
   node = json_object_get_member (config, "ignore");
@@ -463,16 +436,15 @@ validate_scan_config (JsonObject *config,
       if (!JSON_NODE_HOLDS_OBJECT (node))
         return invalid (error, "scan_config member “ignore” must be an object");
       ignore = json_node_get_object (node);
-      if (!validate_string_array (ignore, "regex", "ignore.regex", TRUE, error) ||
-          !validate_string_array (ignore, "selectors", "ignore.selectors", FALSE, error))
+      if (!validate_string_array (ignore, "regex", "ignore.regex", TRUE, error)
+          || !validate_string_array (ignore, "selectors", "ignore.selectors", FALSE, error))
         return FALSE;
     }
   return TRUE;
 }
 
 gboolean
-tsq_monitor_validate (TsqMonitor *m,
-                      GError    **error)
+tsq_monitor_validate (TsqMonitor *m, GError **error)
 {
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GError) local = NULL;
@@ -511,8 +483,7 @@ tsq_monitor_validate (TsqMonitor *m,
   if (validator != NULL && !validator (m->schedule, &local))
     {
       if (local != NULL)
-        return invalid (error, "monitor schedule “%s” is invalid: %s", m->schedule,
-                        local->message);
+        return invalid (error, "monitor schedule “%s” is invalid: %s", m->schedule, local->message);
       return invalid (error, "monitor schedule “%s” is invalid", m->schedule);
     }
   return TRUE;

@@ -117,40 +117,37 @@ tsq_sqlite_migrations_latest (void)
 }
 
 void
-tsq_sqlite_set_error (GError    **error,
-                      sqlite3    *db,
-                      int         rc,
-                      const char *context)
+tsq_sqlite_set_error (GError **error, sqlite3 *db, int rc, const char *context)
 {
   TsqStorageError code;
   const char *msg;
 
   switch (rc & 0xff)
     {
-    case SQLITE_FULL:
-      code = TSQ_STORAGE_ERROR_FULL;
-      break;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-      code = TSQ_STORAGE_ERROR_READ_ONLY;
-      break;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-      code = TSQ_STORAGE_ERROR_CORRUPT;
-      break;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      code = TSQ_STORAGE_ERROR_BUSY;
-      break;
-    case SQLITE_CONSTRAINT:
-    case SQLITE_MISMATCH:
-    case SQLITE_RANGE:
-    case SQLITE_TOOBIG:
-      code = TSQ_STORAGE_ERROR_INVALID;
-      break;
-    default:
-      code = TSQ_STORAGE_ERROR_FAILED;
-      break;
+      case SQLITE_FULL:
+        code = TSQ_STORAGE_ERROR_FULL;
+        break;
+      case SQLITE_READONLY:
+      case SQLITE_PERM:
+        code = TSQ_STORAGE_ERROR_READ_ONLY;
+        break;
+      case SQLITE_CORRUPT:
+      case SQLITE_NOTADB:
+        code = TSQ_STORAGE_ERROR_CORRUPT;
+        break;
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        code = TSQ_STORAGE_ERROR_BUSY;
+        break;
+      case SQLITE_CONSTRAINT:
+      case SQLITE_MISMATCH:
+      case SQLITE_RANGE:
+      case SQLITE_TOOBIG:
+        code = TSQ_STORAGE_ERROR_INVALID;
+        break;
+      default:
+        code = TSQ_STORAGE_ERROR_FAILED;
+        break;
     }
   /* The connection's message describes the last failing call, which is this one unless the
    * caller passes a code from elsewhere; fall back to the generic text of the code. */
@@ -159,8 +156,7 @@ tsq_sqlite_set_error (GError    **error,
 }
 
 gint64
-tsq_sqlite_schema_version (sqlite3 *db,
-                           GError **error)
+tsq_sqlite_schema_version (sqlite3 *db, GError **error)
 {
   sqlite3_stmt *stmt = NULL;
   gint64 version = -1;
@@ -178,10 +174,7 @@ tsq_sqlite_schema_version (sqlite3 *db,
 }
 
 static gboolean
-exec (sqlite3    *db,
-      const char *sql,
-      const char *context,
-      GError    **error)
+exec (sqlite3 *db, const char *sql, const char *context, GError **error)
 {
   int rc = sqlite3_exec (db, sql, NULL, NULL, NULL);
 
@@ -201,30 +194,28 @@ rollback (sqlite3 *db)
 }
 
 static gboolean
-check_not_newer (gint64   version,
-                 GError **error)
+check_not_newer (gint64 version, GError **error)
 {
-  if (version > (gint64) G_N_ELEMENTS (migrations))
+  if (version > (gint64)G_N_ELEMENTS (migrations))
     {
       g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_TOO_NEW,
                    "the database has schema version %" G_GINT64_FORMAT
                    " but this program knows only up to %u; upgrade TechScanIQ Monitor",
-                   version, (guint) G_N_ELEMENTS (migrations));
+                   version, (guint)G_N_ELEMENTS (migrations));
       return FALSE;
     }
   return TRUE;
 }
 
 gboolean
-tsq_sqlite_migrate (sqlite3 *db,
-                    GError **error)
+tsq_sqlite_migrate (sqlite3 *db, GError **error)
 {
   gint64 version = tsq_sqlite_schema_version (db, error);
 
   if (version < 0 || !check_not_newer (version, error))
     return FALSE;
 
-  while (version < (gint64) G_N_ELEMENTS (migrations))
+  while (version < (gint64)G_N_ELEMENTS (migrations))
     {
       g_autofree char *context = NULL;
       g_autofree char *set_version = NULL;
@@ -238,17 +229,17 @@ tsq_sqlite_migrate (sqlite3 *db,
           rollback (db);
           return FALSE;
         }
-      if (version == (gint64) G_N_ELEMENTS (migrations))
+      if (version == (gint64)G_N_ELEMENTS (migrations))
         {
           rollback (db);
           break;
         }
 
-      context = g_strdup_printf ("schema migration to version %" G_GINT64_FORMAT " failed",
-                                 version + 1);
+      context
+        = g_strdup_printf ("schema migration to version %" G_GINT64_FORMAT " failed", version + 1);
       set_version = g_strdup_printf ("PRAGMA user_version = %" G_GINT64_FORMAT, version + 1);
-      if (!exec (db, migrations[version], context, error) ||
-          !exec (db, set_version, context, error) || !exec (db, "COMMIT", context, error))
+      if (!exec (db, migrations[version], context, error) || !exec (db, set_version, context, error)
+          || !exec (db, "COMMIT", context, error))
         {
           rollback (db);
           return FALSE;

@@ -73,18 +73,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqCachedStmt, cached_stmt_release)
 /* ---- low-level helpers ---- */
 
 static void
-set_error (TsqSqliteStorage *self,
-           GError          **error,
-           int               rc,
-           const char       *context)
+set_error (TsqSqliteStorage *self, GError **error, int rc, const char *context)
 {
   tsq_sqlite_set_error (error, self->db, rc, context);
 }
 
 static sqlite3_stmt *
-prepare (TsqSqliteStorage *self,
-         const char       *sql,
-         GError          **error)
+prepare (TsqSqliteStorage *self, const char *sql, GError **error)
 {
   sqlite3_stmt *stmt = g_hash_table_lookup (self->stmts, sql);
   int rc;
@@ -102,10 +97,7 @@ prepare (TsqSqliteStorage *self,
 }
 
 static gboolean
-exec (TsqSqliteStorage *self,
-      const char       *sql,
-      const char       *context,
-      GError          **error)
+exec (TsqSqliteStorage *self, const char *sql, const char *context, GError **error)
 {
   int rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);
 
@@ -119,10 +111,7 @@ exec (TsqSqliteStorage *self,
 
 /* Steps a statement that returns no rows. */
 static gboolean
-step_done (TsqSqliteStorage *self,
-           sqlite3_stmt     *stmt,
-           const char       *context,
-           GError          **error)
+step_done (TsqSqliteStorage *self, sqlite3_stmt *stmt, const char *context, GError **error)
 {
   int rc = sqlite3_step (stmt);
 
@@ -137,10 +126,10 @@ step_done (TsqSqliteStorage *self,
 /* Steps a query: TRUE with *have_row, or FALSE with error. */
 static gboolean
 step_row (TsqSqliteStorage *self,
-          sqlite3_stmt     *stmt,
-          gboolean         *have_row,
-          const char       *context,
-          GError          **error)
+          sqlite3_stmt *stmt,
+          gboolean *have_row,
+          const char *context,
+          GError **error)
 {
   int rc = sqlite3_step (stmt);
 
@@ -154,9 +143,7 @@ step_row (TsqSqliteStorage *self,
 }
 
 static void
-bind_text_or_null (sqlite3_stmt *stmt,
-                   int           idx,
-                   const char   *text)
+bind_text_or_null (sqlite3_stmt *stmt, int idx, const char *text)
 {
   if (text != NULL)
     sqlite3_bind_text (stmt, idx, text, -1, SQLITE_TRANSIENT);
@@ -195,18 +182,17 @@ array_to_text (JsonArray *array)
 /* Parses stored JSON into mutable nodes (callers may edit what we return). NULL if absent or
  * unparsable; stored text is ours, so garbage means somebody edited the database by hand. */
 static JsonNode *
-column_json (sqlite3_stmt *stmt,
-             int           col)
+column_json (sqlite3_stmt *stmt, int col)
 {
-  const char *text = (const char *) sqlite3_column_text (stmt, col);
+  const char *text = (const char *)sqlite3_column_text (stmt, col);
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) error = NULL;
 
   if (text == NULL)
     return NULL;
   parser = json_parser_new ();
-  if (!json_parser_load_from_data (parser, text, -1, &error) ||
-      json_parser_get_root (parser) == NULL)
+  if (!json_parser_load_from_data (parser, text, -1, &error)
+      || json_parser_get_root (parser) == NULL)
     {
       g_debug ("ignoring unparsable stored JSON: %s", error ? error->message : "empty");
       return NULL;
@@ -215,8 +201,7 @@ column_json (sqlite3_stmt *stmt,
 }
 
 static JsonObject *
-column_json_object (sqlite3_stmt *stmt,
-                    int           col)
+column_json_object (sqlite3_stmt *stmt, int col)
 {
   g_autoptr (JsonNode) node = column_json (stmt, col);
 
@@ -227,10 +212,7 @@ column_json_object (sqlite3_stmt *stmt,
 
 /* Sets member to the stored JSON, or to null. */
 static void
-set_json_member (JsonObject   *obj,
-                 const char   *member,
-                 sqlite3_stmt *stmt,
-                 int           col)
+set_json_member (JsonObject *obj, const char *member, sqlite3_stmt *stmt, int col)
 {
   JsonNode *node = column_json (stmt, col);
 
@@ -240,10 +222,7 @@ set_json_member (JsonObject   *obj,
 }
 
 static void
-set_time_member (JsonObject   *obj,
-                 const char   *member,
-                 sqlite3_stmt *stmt,
-                 int           col)
+set_time_member (JsonObject *obj, const char *member, sqlite3_stmt *stmt, int col)
 {
   g_autofree char *iso = NULL;
 
@@ -257,12 +236,9 @@ set_time_member (JsonObject   *obj,
 }
 
 static void
-set_text_member (JsonObject   *obj,
-                 const char   *member,
-                 sqlite3_stmt *stmt,
-                 int           col)
+set_text_member (JsonObject *obj, const char *member, sqlite3_stmt *stmt, int col)
 {
-  const char *text = (const char *) sqlite3_column_text (stmt, col);
+  const char *text = (const char *)sqlite3_column_text (stmt, col);
 
   if (text != NULL)
     json_object_set_string_member (obj, member, text);
@@ -271,10 +247,7 @@ set_text_member (JsonObject   *obj,
 }
 
 static void
-set_int_member (JsonObject   *obj,
-                const char   *member,
-                sqlite3_stmt *stmt,
-                int           col)
+set_int_member (JsonObject *obj, const char *member, sqlite3_stmt *stmt, int col)
 {
   if (sqlite3_column_type (stmt, col) == SQLITE_NULL)
     json_object_set_null_member (obj, member);
@@ -283,10 +256,7 @@ set_int_member (JsonObject   *obj,
 }
 
 static void
-set_double_member (JsonObject   *obj,
-                   const char   *member,
-                   sqlite3_stmt *stmt,
-                   int           col)
+set_double_member (JsonObject *obj, const char *member, sqlite3_stmt *stmt, int col)
 {
   if (sqlite3_column_type (stmt, col) == SQLITE_NULL)
     json_object_set_null_member (obj, member);
@@ -295,8 +265,7 @@ set_double_member (JsonObject   *obj,
 }
 
 static gboolean
-check_writable (TsqSqliteStorage *self,
-                GError          **error)
+check_writable (TsqSqliteStorage *self, GError **error)
 {
   if (self->read_only)
     {
@@ -332,16 +301,14 @@ batch_ended (TsqSqliteStorage *self)
 }
 
 static void
-add_lost_writes (GError **error,
-                 guint    lost)
+add_lost_writes (GError **error, guint lost)
 {
   if (error != NULL && *error != NULL && lost > 0)
     g_prefix_error (error, "%u pending write(s) were rolled back: ", lost);
 }
 
 static gboolean
-commit (TsqSqliteStorage *self,
-        GError          **error)
+commit (TsqSqliteStorage *self, GError **error)
 {
   guint lost;
 
@@ -397,8 +364,7 @@ schedule_flush (TsqSqliteStorage *self)
 
 /* Starts one write: the batch transaction (if none is open) and a savepoint for this write. */
 static gboolean
-op_begin (TsqSqliteStorage *self,
-          GError          **error)
+op_begin (TsqSqliteStorage *self, GError **error)
 {
   if (!check_writable (self, error))
     return FALSE;
@@ -422,10 +388,7 @@ op_begin (TsqSqliteStorage *self,
 /* Ends one write started by op_begin(): on failure undoes just this write; on success counts
  * it into the batch (batched) or commits everything now. */
 static gboolean
-op_end (TsqSqliteStorage *self,
-        gboolean          ok,
-        gboolean          batched,
-        GError          **error)
+op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
 {
   if (!ok)
     {
@@ -483,11 +446,11 @@ monitor_from_row (sqlite3_stmt *stmt)
 
   g_free (m->id);
   g_free (m->organization_id);
-  m->id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
-  m->organization_id = g_strdup ((const char *) sqlite3_column_text (stmt, 1));
-  m->name = g_strdup ((const char *) sqlite3_column_text (stmt, 2));
-  m->url = g_strdup ((const char *) sqlite3_column_text (stmt, 3));
-  m->schedule = g_strdup ((const char *) sqlite3_column_text (stmt, 4));
+  m->id = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
+  m->organization_id = g_strdup ((const char *)sqlite3_column_text (stmt, 1));
+  m->name = g_strdup ((const char *)sqlite3_column_text (stmt, 2));
+  m->url = g_strdup ((const char *)sqlite3_column_text (stmt, 3));
+  m->schedule = g_strdup ((const char *)sqlite3_column_text (stmt, 4));
   config = column_json (stmt, 5);
   if (config != NULL && JSON_NODE_HOLDS_OBJECT (config))
     {
@@ -509,12 +472,10 @@ monitor_from_row (sqlite3_stmt *stmt)
 }
 
 static gboolean
-monitor_exists (TsqSqliteStorage *self,
-                const char       *id,
-                GError          **error)
+monitor_exists (TsqSqliteStorage *self, const char *id, GError **error)
 {
-  g_autoptr (TsqCachedStmt) stmt = prepare (self, "SELECT 1 FROM monitoring_configs WHERE id = ?",
-                                            error);
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self, "SELECT 1 FROM monitoring_configs WHERE id = ?", error);
   gboolean found;
 
   if (stmt == NULL)
@@ -529,9 +490,7 @@ monitor_exists (TsqSqliteStorage *self,
 }
 
 static gboolean
-sqlite_put_monitor (TsqStorage *s,
-                    TsqMonitor *m,
-                    GError    **error)
+sqlite_put_monitor (TsqStorage *s, TsqMonitor *m, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   g_autofree char *config = NULL;
@@ -548,16 +507,16 @@ sqlite_put_monitor (TsqStorage *s,
     return FALSE;
 
   {
-    g_autoptr (TsqCachedStmt) stmt = prepare (
-      self,
-      "INSERT INTO monitoring_configs (" MONITOR_COLUMNS ") "
-      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-      "ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, "
-      "name = excluded.name, url = excluded.url, schedule = excluded.schedule, "
-      "scan_config = excluded.scan_config, alert_rules = excluded.alert_rules, "
-      "enabled = excluded.enabled, updated_at = excluded.updated_at, "
-      "last_run_us = excluded.last_run_us, next_run_us = excluded.next_run_us",
-      error);
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self,
+                 "INSERT INTO monitoring_configs (" MONITOR_COLUMNS ") "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                 "ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, "
+                 "name = excluded.name, url = excluded.url, schedule = excluded.schedule, "
+                 "scan_config = excluded.scan_config, alert_rules = excluded.alert_rules, "
+                 "enabled = excluded.enabled, updated_at = excluded.updated_at, "
+                 "last_run_us = excluded.last_run_us, next_run_us = excluded.next_run_us",
+                 error);
 
     ok = stmt != NULL;
     if (ok)
@@ -567,10 +526,9 @@ sqlite_put_monitor (TsqStorage *s,
         config = object_to_text (m->scan_config);
         rules = array_to_text (m->alert_rules);
         sqlite3_bind_text (stmt, 1, m->id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text (stmt, 2,
-                           m->organization_id ? m->organization_id
-                                              : TSQ_MONITOR_DEFAULT_ORGANIZATION,
-                           -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (
+          stmt, 2, m->organization_id ? m->organization_id : TSQ_MONITOR_DEFAULT_ORGANIZATION, -1,
+          SQLITE_TRANSIENT);
         sqlite3_bind_text (stmt, 3, m->name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text (stmt, 4, m->url, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text (stmt, 5, m->schedule, -1, SQLITE_TRANSIENT);
@@ -591,9 +549,7 @@ sqlite_put_monitor (TsqStorage *s,
 }
 
 static TsqMonitor *
-sqlite_get_monitor (TsqStorage *s,
-                    const char *ref,
-                    GError    **error)
+sqlite_get_monitor (TsqStorage *s, const char *ref, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   static const char *const queries[] = {
@@ -640,8 +596,7 @@ sqlite_get_monitor (TsqStorage *s,
 }
 
 static GPtrArray *
-sqlite_list_monitors (TsqStorage *s,
-                      GError    **error)
+sqlite_list_monitors (TsqStorage *s, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   g_autoptr (TsqCachedStmt) stmt = prepare (
@@ -652,7 +607,7 @@ sqlite_list_monitors (TsqStorage *s,
 
   if (stmt == NULL)
     return NULL;
-  list = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_monitor_unref);
+  list = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_monitor_unref);
   for (;;)
     {
       if (!step_row (self, stmt, &row, "cannot list the monitors", error))
@@ -665,9 +620,7 @@ sqlite_list_monitors (TsqStorage *s,
 }
 
 static gboolean
-sqlite_delete_monitor (TsqStorage *s,
-                       const char *id,
-                       GError    **error)
+sqlite_delete_monitor (TsqStorage *s, const char *id, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gboolean ok;
@@ -675,8 +628,8 @@ sqlite_delete_monitor (TsqStorage *s,
   if (!op_begin (self, error))
     return FALSE;
   {
-    g_autoptr (TsqCachedStmt) stmt =
-      prepare (self, "DELETE FROM monitoring_configs WHERE id = ?", error);
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "DELETE FROM monitoring_configs WHERE id = ?", error);
 
     ok = stmt != NULL;
     if (ok)
@@ -696,11 +649,8 @@ sqlite_delete_monitor (TsqStorage *s,
 }
 
 static gboolean
-sqlite_set_monitor_run_state (TsqStorage *s,
-                              const char *id,
-                              gint64      last_run_us,
-                              gint64      next_run_us,
-                              GError    **error)
+sqlite_set_monitor_run_state (
+  TsqStorage *s, const char *id, gint64 last_run_us, gint64 next_run_us, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gboolean ok;
@@ -749,8 +699,8 @@ sqlite_get_monitors_revision (TsqStorage *s)
   if (!self->revision_stale && data_version == self->data_version)
     return self->cached_revision;
   {
-    g_autoptr (TsqCachedStmt) stmt =
-      prepare (self, "SELECT rev FROM monitors_revision WHERE id = 1", &error);
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "SELECT rev FROM monitors_revision WHERE id = 1", &error);
 
     if (stmt == NULL || !step_row (self, stmt, &row, "cannot read the revision", &error) || !row)
       goto fail;
@@ -768,10 +718,7 @@ fail:
 /* ---- scans ---- */
 
 static gint64
-sqlite_begin_scan (TsqStorage *s,
-                   const char *monitor_id,
-                   gint64      started_us,
-                   GError    **error)
+sqlite_begin_scan (TsqStorage *s, const char *monitor_id, gint64 started_us, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gint64 id = -1;
@@ -803,48 +750,39 @@ sqlite_begin_scan (TsqStorage *s,
 static gboolean
 json_has_error (JsonObject *result)
 {
-  return result != NULL && json_object_has_member (result, "error") &&
-         !JSON_NODE_HOLDS_NULL (json_object_get_member (result, "error"));
+  return result != NULL && json_object_has_member (result, "error")
+         && !JSON_NODE_HOLDS_NULL (json_object_get_member (result, "error"));
 }
 
 /* Binds member of obj as a double, or NULL when absent / not a number. */
 static void
-bind_json_double (sqlite3_stmt *stmt,
-                  int           idx,
-                  JsonObject   *obj,
-                  const char   *member)
+bind_json_double (sqlite3_stmt *stmt, int idx, JsonObject *obj, const char *member)
 {
   JsonNode *node = obj ? json_object_get_member (obj, member) : NULL;
 
-  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
-      (json_node_get_value_type (node) == G_TYPE_DOUBLE ||
-       json_node_get_value_type (node) == G_TYPE_INT64))
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+      && (json_node_get_value_type (node) == G_TYPE_DOUBLE
+          || json_node_get_value_type (node) == G_TYPE_INT64))
     sqlite3_bind_double (stmt, idx, json_node_get_double (node));
   else
     sqlite3_bind_null (stmt, idx);
 }
 
 static void
-bind_json_int (sqlite3_stmt *stmt,
-               int           idx,
-               JsonObject   *obj,
-               const char   *member)
+bind_json_int (sqlite3_stmt *stmt, int idx, JsonObject *obj, const char *member)
 {
   JsonNode *node = obj ? json_object_get_member (obj, member) : NULL;
 
-  if (node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
-      (json_node_get_value_type (node) == G_TYPE_DOUBLE ||
-       json_node_get_value_type (node) == G_TYPE_INT64))
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node)
+      && (json_node_get_value_type (node) == G_TYPE_DOUBLE
+          || json_node_get_value_type (node) == G_TYPE_INT64))
     sqlite3_bind_int64 (stmt, idx, json_node_get_int (node));
   else
     sqlite3_bind_null (stmt, idx);
 }
 
 static gboolean
-finish_scan_rows (TsqSqliteStorage *self,
-                  gint64            scan_id,
-                  JsonObject       *result,
-                  GError          **error)
+finish_scan_rows (TsqSqliteStorage *self, gint64 scan_id, JsonObject *result, GError **error)
 {
   g_autofree char *monitor_id = NULL;
   g_autofree char *text = NULL;
@@ -857,8 +795,8 @@ finish_scan_rows (TsqSqliteStorage *self,
   gboolean row;
 
   {
-    g_autoptr (TsqCachedStmt) stmt =
-      prepare (self, "SELECT monitor_id, started_at FROM scan_results WHERE id = ?", error);
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "SELECT monitor_id, started_at FROM scan_results WHERE id = ?", error);
 
     if (stmt == NULL)
       return FALSE;
@@ -871,7 +809,7 @@ finish_scan_rows (TsqSqliteStorage *self,
                      "no scan with id %" G_GINT64_FORMAT, scan_id);
         return FALSE;
       }
-    monitor_id = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+    monitor_id = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
     started_at = sqlite3_column_int64 (stmt, 1);
   }
 
@@ -890,10 +828,10 @@ finish_scan_rows (TsqSqliteStorage *self,
     sqlite3_bind_text (stmt, 2, failed ? "failed" : "completed", -1, SQLITE_STATIC);
     if (status >= 0)
       sqlite3_bind_int64 (stmt, 3, status);
-    bind_text_or_null (stmt, 4,
-                       failed ? tsq_json_get_string (tsq_json_get_object (result, "error"), "kind",
-                                                     "internal")
-                              : NULL);
+    bind_text_or_null (
+      stmt, 4,
+      failed ? tsq_json_get_string (tsq_json_get_object (result, "error"), "kind", "internal")
+             : NULL);
     bind_json_double (stmt, 5, timings, "total_ms");
     bind_json_double (stmt, 6, timings, "ttfb_ms");
     bind_json_int (stmt, 7, size, "bytes");
@@ -908,8 +846,8 @@ finish_scan_rows (TsqSqliteStorage *self,
   }
 
   {
-    g_autoptr (TsqCachedStmt) stmt =
-      prepare (self, "DELETE FROM performance_metrics WHERE scan_id = ?", error);
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "DELETE FROM performance_metrics WHERE scan_id = ?", error);
 
     if (stmt == NULL)
       return FALSE;
@@ -945,10 +883,7 @@ finish_scan_rows (TsqSqliteStorage *self,
 }
 
 static gboolean
-sqlite_finish_scan (TsqStorage *s,
-                    gint64      scan_id,
-                    JsonObject *result,
-                    GError    **error)
+sqlite_finish_scan (TsqStorage *s, gint64 scan_id, JsonObject *result, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gboolean ok;
@@ -960,8 +895,7 @@ sqlite_finish_scan (TsqStorage *s,
 }
 
 static gint64
-sqlite_mark_interrupted_scans (TsqStorage *s,
-                               GError    **error)
+sqlite_mark_interrupted_scans (TsqStorage *s, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gint64 count = 0;
@@ -971,7 +905,8 @@ sqlite_mark_interrupted_scans (TsqStorage *s,
     return -1;
   {
     g_autoptr (TsqCachedStmt) stmt = prepare (
-      self, "UPDATE scan_results SET state = 'interrupted', finished_at = ? WHERE state = 'running'",
+      self,
+      "UPDATE scan_results SET state = 'interrupted', finished_at = ? WHERE state = 'running'",
       error);
 
     ok = stmt != NULL;
@@ -988,16 +923,14 @@ sqlite_mark_interrupted_scans (TsqStorage *s,
 }
 
 static JsonObject *
-sqlite_get_last_result (TsqStorage *s,
-                        const char *monitor_id,
-                        GError    **error)
+sqlite_get_last_result (TsqStorage *s, const char *monitor_id, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
-  g_autoptr (TsqCachedStmt) stmt = prepare (
-    self,
-    "SELECT result FROM scan_results WHERE monitor_id = ? AND state = 'completed' "
-    "AND result IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1",
-    error);
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self,
+               "SELECT result FROM scan_results WHERE monitor_id = ? AND state = 'completed' "
+               "AND result IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1",
+               error);
   gboolean row;
 
   if (stmt == NULL)
@@ -1031,12 +964,12 @@ scan_summary_from_row (sqlite3_stmt *stmt)
 /* Runs a prepared query and collects one JsonObject per row. */
 static GPtrArray *
 collect_rows (TsqSqliteStorage *self,
-              sqlite3_stmt     *stmt,
+              sqlite3_stmt *stmt,
               JsonObject *(*from_row) (sqlite3_stmt *),
-              const char       *context,
-              GError          **error)
+              const char *context,
+              GError **error)
 {
-  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   gboolean row;
 
   for (;;)
@@ -1053,25 +986,22 @@ collect_rows (TsqSqliteStorage *self,
 static gint64
 sql_limit (guint limit)
 {
-  return limit == 0 ? -1 : (gint64) limit;
+  return limit == 0 ? -1 : (gint64)limit;
 }
 
 static GPtrArray *
-sqlite_list_scans (TsqStorage *s,
-                   const char *monitor_id,
-                   gint64      since_us,
-                   guint       limit,
-                   GError    **error)
+sqlite_list_scans (
+  TsqStorage *s, const char *monitor_id, gint64 since_us, guint limit, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   /* Two statements rather than "?1 IS NULL OR monitor_id = ?1", which defeats the index. */
   g_autoptr (TsqCachedStmt) stmt = prepare (
     self,
-    monitor_id != NULL
-      ? "SELECT " SCAN_COLUMNS " FROM scan_results WHERE monitor_id = ?3 AND started_at >= ?1 "
-        "ORDER BY started_at DESC, id DESC LIMIT ?2"
-      : "SELECT " SCAN_COLUMNS " FROM scan_results WHERE started_at >= ?1 "
-        "ORDER BY started_at DESC, id DESC LIMIT ?2",
+    monitor_id != NULL ? "SELECT " SCAN_COLUMNS
+                         " FROM scan_results WHERE monitor_id = ?3 AND started_at >= ?1 "
+                         "ORDER BY started_at DESC, id DESC LIMIT ?2"
+                       : "SELECT " SCAN_COLUMNS " FROM scan_results WHERE started_at >= ?1 "
+                         "ORDER BY started_at DESC, id DESC LIMIT ?2",
     error);
 
   if (stmt == NULL)
@@ -1084,13 +1014,11 @@ sqlite_list_scans (TsqStorage *s,
 }
 
 static JsonObject *
-sqlite_get_scan (TsqStorage *s,
-                 gint64      scan_id,
-                 GError    **error)
+sqlite_get_scan (TsqStorage *s, gint64 scan_id, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
-  g_autoptr (TsqCachedStmt) stmt =
-    prepare (self, "SELECT " SCAN_COLUMNS ", result FROM scan_results WHERE id = ?", error);
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self, "SELECT " SCAN_COLUMNS ", result FROM scan_results WHERE id = ?", error);
   JsonObject *obj;
   gboolean row;
 
@@ -1111,11 +1039,8 @@ sqlite_get_scan (TsqStorage *s,
 }
 
 static GArray *
-sqlite_recent_metric (TsqStorage *s,
-                      const char *monitor_id,
-                      const char *metric,
-                      guint       n,
-                      GError    **error)
+sqlite_recent_metric (
+  TsqStorage *s, const char *monitor_id, const char *metric, guint n, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   static const char *const metrics[] = {
@@ -1166,10 +1091,7 @@ sqlite_recent_metric (TsqStorage *s,
 /* ---- detector state ---- */
 
 static gboolean
-sqlite_put_monitor_state (TsqStorage *s,
-                          const char *monitor_id,
-                          JsonObject *state,
-                          GError    **error)
+sqlite_put_monitor_state (TsqStorage *s, const char *monitor_id, JsonObject *state, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gboolean ok;
@@ -1179,12 +1101,12 @@ sqlite_put_monitor_state (TsqStorage *s,
   ok = monitor_exists (self, monitor_id, error);
   if (ok)
     {
-      g_autoptr (TsqCachedStmt) stmt = prepare (
-        self,
-        "INSERT INTO monitor_state (monitor_id, state, updated_at) VALUES (?, ?, ?) "
-        "ON CONFLICT (monitor_id) DO UPDATE SET state = excluded.state, "
-        "updated_at = excluded.updated_at",
-        error);
+      g_autoptr (TsqCachedStmt) stmt
+        = prepare (self,
+                   "INSERT INTO monitor_state (monitor_id, state, updated_at) VALUES (?, ?, ?) "
+                   "ON CONFLICT (monitor_id) DO UPDATE SET state = excluded.state, "
+                   "updated_at = excluded.updated_at",
+                   error);
       g_autofree char *text = object_to_text (state);
 
       ok = stmt != NULL;
@@ -1200,13 +1122,11 @@ sqlite_put_monitor_state (TsqStorage *s,
 }
 
 static JsonObject *
-sqlite_get_monitor_state (TsqStorage *s,
-                          const char *monitor_id,
-                          GError    **error)
+sqlite_get_monitor_state (TsqStorage *s, const char *monitor_id, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
-  g_autoptr (TsqCachedStmt) stmt =
-    prepare (self, "SELECT state FROM monitor_state WHERE monitor_id = ?", error);
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self, "SELECT state FROM monitor_state WHERE monitor_id = ?", error);
   gboolean row;
 
   if (stmt == NULL)
@@ -1220,9 +1140,7 @@ sqlite_get_monitor_state (TsqStorage *s,
 /* ---- changes ---- */
 
 static gboolean
-check_change (JsonNode *node,
-              guint     index,
-              GError  **error)
+check_change (JsonNode *node, guint index, GError **error)
 {
   JsonObject *obj;
   JsonNode *member;
@@ -1241,16 +1159,16 @@ check_change (JsonNode *node,
       return FALSE;
     }
   member = json_object_get_member (obj, "subject");
-  if (member != NULL && !JSON_NODE_HOLDS_NULL (member) &&
-      tsq_json_get_string (obj, "subject", NULL) == NULL)
+  if (member != NULL && !JSON_NODE_HOLDS_NULL (member)
+      && tsq_json_get_string (obj, "subject", NULL) == NULL)
     {
       g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID,
                    "change %u: member “subject” must be a string", index);
       return FALSE;
     }
   member = json_object_get_member (obj, "severity");
-  if (member != NULL && !JSON_NODE_HOLDS_NULL (member) &&
-      tsq_json_get_string (obj, "severity", NULL) == NULL)
+  if (member != NULL && !JSON_NODE_HOLDS_NULL (member)
+      && tsq_json_get_string (obj, "severity", NULL) == NULL)
     {
       g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID,
                    "change %u: member “severity” must be a string", index);
@@ -1261,10 +1179,10 @@ check_change (JsonNode *node,
 
 static gboolean
 insert_changes (TsqSqliteStorage *self,
-                const char       *monitor_id,
-                gint64            scan_id,
-                JsonArray        *changes,
-                GError          **error)
+                const char *monitor_id,
+                gint64 scan_id,
+                JsonArray *changes,
+                GError **error)
 {
   g_autoptr (TsqCachedStmt) stmt = NULL;
   gint64 now = g_get_real_time ();
@@ -1294,8 +1212,7 @@ insert_changes (TsqSqliteStorage *self,
       if (scan_id > 0)
         sqlite3_bind_int64 (stmt, 2, scan_id);
       sqlite3_bind_int64 (stmt, 3, now);
-      sqlite3_bind_text (stmt, 4, tsq_json_get_string (change, "type", NULL), -1,
-                         SQLITE_TRANSIENT);
+      sqlite3_bind_text (stmt, 4, tsq_json_get_string (change, "type", NULL), -1, SQLITE_TRANSIENT);
       bind_text_or_null (stmt, 5, tsq_json_get_string (change, "subject", NULL));
       bind_text_or_null (stmt, 6, old_text);
       bind_text_or_null (stmt, 7, new_text);
@@ -1310,11 +1227,8 @@ insert_changes (TsqSqliteStorage *self,
 }
 
 static gboolean
-sqlite_add_changes (TsqStorage *s,
-                    const char *monitor_id,
-                    gint64      scan_id,
-                    JsonArray  *changes,
-                    GError    **error)
+sqlite_add_changes (
+  TsqStorage *s, const char *monitor_id, gint64 scan_id, JsonArray *changes, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   guint n = json_array_get_length (changes);
@@ -1338,7 +1252,7 @@ sqlite_add_changes (TsqStorage *s,
       JsonObject *change = json_array_get_object_element (changes, i);
 
       if (!json_object_is_immutable (change))
-        json_object_set_int_member (change, "id", last_id - (gint64) (n - 1 - i));
+        json_object_set_int_member (change, "id", last_id - (gint64)(n - 1 - i));
     }
   return op_end (self, TRUE, TRUE, error);
 }
@@ -1380,10 +1294,10 @@ reverse_ptr_array (GPtrArray *array)
 static GPtrArray *
 sqlite_list_changes (TsqStorage *s,
                      const char *monitor_id,
-                     gint64      since_us,
-                     gint64      after_id,
-                     guint       limit,
-                     GError    **error)
+                     gint64 since_us,
+                     gint64 after_id,
+                     guint limit,
+                     GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gboolean follow = after_id > 0;
@@ -1392,11 +1306,11 @@ sqlite_list_changes (TsqStorage *s,
 
   /* Following (after_id > 0) wants the next `limit` changes; otherwise the latest `limit`,
    * fetched newest first and reversed. */
-  sql = g_strdup_printf ("SELECT " CHANGE_COLUMNS " FROM technology_changes c "
-                         "JOIN monitoring_configs m ON m.id = c.monitor_id "
-                         "WHERE %s c.detected_at >= ?1 AND c.id > ?2 ORDER BY c.id %s LIMIT ?3",
-                         monitor_id != NULL ? "c.monitor_id = ?4 AND" : "",
-                         follow ? "ASC" : "DESC");
+  sql
+    = g_strdup_printf ("SELECT " CHANGE_COLUMNS " FROM technology_changes c "
+                       "JOIN monitoring_configs m ON m.id = c.monitor_id "
+                       "WHERE %s c.detected_at >= ?1 AND c.id > ?2 ORDER BY c.id %s LIMIT ?3",
+                       monitor_id != NULL ? "c.monitor_id = ?4 AND" : "", follow ? "ASC" : "DESC");
   {
     g_autoptr (TsqCachedStmt) stmt = prepare (self, sql, error);
 
@@ -1417,9 +1331,7 @@ sqlite_list_changes (TsqStorage *s,
 /* ---- alerts ---- */
 
 static gint64
-sqlite_add_alert (TsqStorage *s,
-                  JsonObject *alert,
-                  GError    **error)
+sqlite_add_alert (TsqStorage *s, JsonObject *alert, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   const char *monitor_id = tsq_json_get_string (alert, "monitor_id", NULL);
@@ -1457,7 +1369,8 @@ sqlite_add_alert (TsqStorage *s,
           bind_text_or_null (stmt, 4, tsq_json_get_string (alert, "severity", NULL));
           sqlite3_bind_text (stmt, 5, tsq_json_get_string (alert, "state", "triggered"), -1,
                              SQLITE_TRANSIENT);
-          sqlite3_bind_int64 (stmt, 6, tsq_json_get_int (alert, "triggered_at", g_get_real_time ()));
+          sqlite3_bind_int64 (stmt, 6,
+                              tsq_json_get_int (alert, "triggered_at", g_get_real_time ()));
           bind_text_or_null (stmt, 7, payload);
           ok = step_done (self, stmt, "cannot store the alert", error);
           id = sqlite3_last_insert_rowid (self->db);
@@ -1487,19 +1400,16 @@ alert_from_row (sqlite3_stmt *stmt)
 }
 
 static GPtrArray *
-sqlite_list_alerts (TsqStorage *s,
-                    const char *monitor_id,
-                    guint       limit,
-                    GError    **error)
+sqlite_list_alerts (TsqStorage *s, const char *monitor_id, guint limit, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
-  g_autoptr (TsqCachedStmt) stmt = prepare (
-    self,
-    monitor_id != NULL
-      ? "SELECT " ALERT_COLUMNS " FROM monitoring_alerts WHERE monitor_id = ?2 "
-        "ORDER BY id DESC LIMIT ?1"
-      : "SELECT " ALERT_COLUMNS " FROM monitoring_alerts ORDER BY id DESC LIMIT ?1",
-    error);
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self,
+               monitor_id != NULL
+                 ? "SELECT " ALERT_COLUMNS " FROM monitoring_alerts WHERE monitor_id = ?2 "
+                   "ORDER BY id DESC LIMIT ?1"
+                 : "SELECT " ALERT_COLUMNS " FROM monitoring_alerts ORDER BY id DESC LIMIT ?1",
+               error);
 
   if (stmt == NULL)
     return NULL;
@@ -1512,9 +1422,7 @@ sqlite_list_alerts (TsqStorage *s,
 /* ---- system metrics ---- */
 
 static gboolean
-sqlite_add_system_metrics (TsqStorage *s,
-                           JsonObject *metrics,
-                           GError    **error)
+sqlite_add_system_metrics (TsqStorage *s, JsonObject *metrics, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   g_autofree char *text = object_to_text (metrics);
@@ -1523,8 +1431,8 @@ sqlite_add_system_metrics (TsqStorage *s,
   if (!op_begin (self, error))
     return FALSE;
   {
-    g_autoptr (TsqCachedStmt) stmt =
-      prepare (self, "INSERT INTO system_metrics (ts, metrics) VALUES (?, ?)", error);
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "INSERT INTO system_metrics (ts, metrics) VALUES (?, ?)", error);
 
     ok = stmt != NULL;
     if (ok)
@@ -1550,10 +1458,7 @@ system_metrics_from_row (sqlite3_stmt *stmt)
 }
 
 static GPtrArray *
-sqlite_list_system_metrics (TsqStorage *s,
-                            gint64      since_us,
-                            guint       limit,
-                            GError    **error)
+sqlite_list_system_metrics (TsqStorage *s, gint64 since_us, guint limit, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   g_autoptr (TsqCachedStmt) stmt = prepare (
@@ -1574,8 +1479,7 @@ sqlite_list_system_metrics (TsqStorage *s,
 /* ---- batching and housekeeping ---- */
 
 static gboolean
-sqlite_flush (TsqStorage *s,
-              GError    **error)
+sqlite_flush (TsqStorage *s, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
 
@@ -1594,9 +1498,9 @@ sqlite_flush (TsqStorage *s,
 
 static gboolean
 prune_rows (TsqSqliteStorage *self,
-            gint64            raw_results_before_us,
-            gint64            metrics_before_us,
-            GError          **error)
+            gint64 raw_results_before_us,
+            gint64 metrics_before_us,
+            GError **error)
 {
   if (raw_results_before_us > 0)
     {
@@ -1638,10 +1542,7 @@ prune_rows (TsqSqliteStorage *self,
 }
 
 static gboolean
-sqlite_prune (TsqStorage *s,
-              gint64      raw_results_before_us,
-              gint64      metrics_before_us,
-              GError    **error)
+sqlite_prune (TsqStorage *s, gint64 raw_results_before_us, gint64 metrics_before_us, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   gboolean ok;
@@ -1734,8 +1635,7 @@ tsq_sqlite_storage_iface_init (TsqStorageInterface *iface)
 }
 
 static gboolean
-configure (TsqSqliteStorage *self,
-           GError          **error)
+configure (TsqSqliteStorage *self, GError **error)
 {
   gboolean in_memory = g_str_equal (self->path, ":memory:") || *self->path == '\0';
 
@@ -1744,22 +1644,21 @@ configure (TsqSqliteStorage *self,
   /* Reading the schema first turns a garbage file into a clean SQLITE_NOTADB error. */
   if (!exec (self, "SELECT count(*) FROM sqlite_master", "cannot read the database", error))
     return FALSE;
-  if (!self->read_only && !in_memory &&
-      !exec (self, "PRAGMA journal_mode = WAL", "cannot enable WAL mode", error))
+  if (!self->read_only && !in_memory
+      && !exec (self, "PRAGMA journal_mode = WAL", "cannot enable WAL mode", error))
     return FALSE;
   return exec (self, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
                "cannot configure the database", error);
 }
 
 static gboolean
-check_schema_current (TsqSqliteStorage *self,
-                      GError          **error)
+check_schema_current (TsqSqliteStorage *self, GError **error)
 {
   gint64 version = tsq_sqlite_schema_version (self->db, error);
 
   if (version < 0)
     return FALSE;
-  if (version > (gint64) tsq_sqlite_migrations_latest ())
+  if (version > (gint64)tsq_sqlite_migrations_latest ())
     {
       g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_TOO_NEW,
                    "the database has schema version %" G_GINT64_FORMAT
@@ -1767,21 +1666,20 @@ check_schema_current (TsqSqliteStorage *self,
                    version, tsq_sqlite_migrations_latest ());
       return FALSE;
     }
-  if (version < (gint64) tsq_sqlite_migrations_latest ())
+  if (version < (gint64)tsq_sqlite_migrations_latest ())
     {
-      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_READ_ONLY,
-                   "the database %s is read-only and needs a schema upgrade (version %"
-                   G_GINT64_FORMAT " < %u); open it once with write access",
-                   self->path, version, tsq_sqlite_migrations_latest ());
+      g_set_error (
+        error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_READ_ONLY,
+        "the database %s is read-only and needs a schema upgrade (version %" G_GINT64_FORMAT
+        " < %u); open it once with write access",
+        self->path, version, tsq_sqlite_migrations_latest ());
       return FALSE;
     }
   return TRUE;
 }
 
 TsqStorage *
-tsq_sqlite_storage_open_full (const char           *path,
-                              TsqSqliteStorageFlags flags,
-                              GError              **error)
+tsq_sqlite_storage_open_full (const char *path, TsqSqliteStorageFlags flags, GError **error)
 {
   g_autoptr (TsqSqliteStorage) self = NULL;
   int open_flags;
@@ -1820,8 +1718,7 @@ tsq_sqlite_storage_open_full (const char           *path,
 }
 
 TsqStorage *
-tsq_sqlite_storage_open (const char *path,
-                         GError    **error)
+tsq_sqlite_storage_open (const char *path, GError **error)
 {
   return tsq_sqlite_storage_open_full (path, TSQ_SQLITE_STORAGE_FLAGS_NONE, error);
 }
@@ -1841,9 +1738,7 @@ tsq_sqlite_storage_get_pending (TsqSqliteStorage *self)
 }
 
 gboolean
-tsq_sqlite_storage_set_size_limit (TsqSqliteStorage *self,
-                                   gint64            max_bytes,
-                                   GError          **error)
+tsq_sqlite_storage_set_size_limit (TsqSqliteStorage *self, gint64 max_bytes, GError **error)
 {
   g_autofree char *sql = NULL;
   sqlite3_stmt *stmt = NULL;

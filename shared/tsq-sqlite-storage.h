@@ -23,18 +23,15 @@ G_DECLARE_FINAL_TYPE (TsqSqliteStorage, tsq_sqlite_storage, TSQ, SQLITE_STORAGE,
 
 /* Opens (creating if needed) and migrates the database; path ":memory:" for a private in-memory
  * database. Errors: TSQ_STORAGE_ERROR_CORRUPT (not a database), _TOO_NEW, _READ_ONLY, ... */
-TsqStorage *tsq_sqlite_storage_open (const char *path,
-                                     GError    **error);
-TsqStorage *tsq_sqlite_storage_open_full (const char           *path,
-                                          TsqSqliteStorageFlags flags,
-                                          GError              **error);
+TsqStorage *tsq_sqlite_storage_open (const char *path, GError **error);
+TsqStorage *
+tsq_sqlite_storage_open_full (const char *path, TsqSqliteStorageFlags flags, GError **error);
 const char *tsq_sqlite_storage_get_path (TsqSqliteStorage *self);
 /* Number of batched writes not yet committed. */
 guint tsq_sqlite_storage_get_pending (TsqSqliteStorage *self);
 /* Caps the database size (0 = SQLite's default cap); writes beyond it fail with
  * TSQ_STORAGE_ERROR_FULL exactly as on a full disk. */
-gboolean tsq_sqlite_storage_set_size_limit (TsqSqliteStorage *self,
-                                            gint64            max_bytes,
-                                            GError          **error);
+gboolean
+tsq_sqlite_storage_set_size_limit (TsqSqliteStorage *self, gint64 max_bytes, GError **error);
 
 G_END_DECLS

@@ -3,7 +3,7 @@
 
 #include "tsq-storage.h"
 
-G_DEFINE_QUARK (tsq-storage-error-quark, tsq_storage_error)
+G_DEFINE_QUARK (tsq - storage - error - quark, tsq_storage_error)
 
 G_DEFINE_INTERFACE (TsqStorage, tsq_storage, G_TYPE_OBJECT)
 
@@ -13,9 +13,7 @@ tsq_storage_default_init (TsqStorageInterface *iface)
 }
 
 static gboolean
-not_supported (TsqStorage *s,
-               const char *what,
-               GError    **error)
+not_supported (TsqStorage *s, const char *what, GError **error)
 {
   g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_FAILED, "%s does not support %s",
                G_OBJECT_TYPE_NAME (s), what);
@@ -23,9 +21,7 @@ not_supported (TsqStorage *s,
 }
 
 gboolean
-tsq_storage_put_monitor (TsqStorage *s,
-                         TsqMonitor *m,
-                         GError     **error)
+tsq_storage_put_monitor (TsqStorage *s, TsqMonitor *m, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -43,9 +39,7 @@ tsq_storage_put_monitor (TsqStorage *s,
 }
 
 TsqMonitor *
-tsq_storage_get_monitor (TsqStorage *s,
-                         const char *id_or_unique_prefix_or_name,
-                         GError     **error)
+tsq_storage_get_monitor (TsqStorage *s, const char *id_or_unique_prefix_or_name, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -63,8 +57,7 @@ tsq_storage_get_monitor (TsqStorage *s,
 }
 
 GPtrArray *
-tsq_storage_list_monitors (TsqStorage *s,
-                           GError     **error)
+tsq_storage_list_monitors (TsqStorage *s, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -81,9 +74,7 @@ tsq_storage_list_monitors (TsqStorage *s,
 }
 
 gboolean
-tsq_storage_delete_monitor (TsqStorage *s,
-                            const char *id,
-                            GError     **error)
+tsq_storage_delete_monitor (TsqStorage *s, const char *id, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -101,11 +92,8 @@ tsq_storage_delete_monitor (TsqStorage *s,
 }
 
 gboolean
-tsq_storage_set_monitor_run_state (TsqStorage *s,
-                                   const char *id,
-                                   gint64     last_run_us,
-                                   gint64     next_run_us,
-                                   GError     **error)
+tsq_storage_set_monitor_run_state (
+  TsqStorage *s, const char *id, gint64 last_run_us, gint64 next_run_us, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -123,10 +111,7 @@ tsq_storage_set_monitor_run_state (TsqStorage *s,
 }
 
 gint64
-tsq_storage_begin_scan (TsqStorage *s,
-                        const char *monitor_id,
-                        gint64     started_us,
-                        GError     **error)
+tsq_storage_begin_scan (TsqStorage *s, const char *monitor_id, gint64 started_us, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -144,10 +129,7 @@ tsq_storage_begin_scan (TsqStorage *s,
 }
 
 gboolean
-tsq_storage_finish_scan (TsqStorage *s,
-                         gint64     scan_id,
-                         JsonObject *result,
-                         GError     **error)
+tsq_storage_finish_scan (TsqStorage *s, gint64 scan_id, JsonObject *result, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -165,8 +147,7 @@ tsq_storage_finish_scan (TsqStorage *s,
 }
 
 gint64
-tsq_storage_mark_interrupted_scans (TsqStorage *s,
-                                    GError     **error)
+tsq_storage_mark_interrupted_scans (TsqStorage *s, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -183,9 +164,7 @@ tsq_storage_mark_interrupted_scans (TsqStorage *s,
 }
 
 JsonObject *
-tsq_storage_get_last_result (TsqStorage *s,
-                             const char *monitor_id,
-                             GError     **error)
+tsq_storage_get_last_result (TsqStorage *s, const char *monitor_id, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -203,11 +182,8 @@ tsq_storage_get_last_result (TsqStorage *s,
 }
 
 GPtrArray *
-tsq_storage_list_scans (TsqStorage *s,
-                        const char *monitor_id,
-                        gint64     since_us,
-                        guint      limit,
-                        GError     **error)
+tsq_storage_list_scans (
+  TsqStorage *s, const char *monitor_id, gint64 since_us, guint limit, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -224,9 +200,7 @@ tsq_storage_list_scans (TsqStorage *s,
 }
 
 JsonObject *
-tsq_storage_get_scan (TsqStorage *s,
-                      gint64     scan_id,
-                      GError     **error)
+tsq_storage_get_scan (TsqStorage *s, gint64 scan_id, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -243,11 +217,8 @@ tsq_storage_get_scan (TsqStorage *s,
 }
 
 GArray *
-tsq_storage_recent_metric (TsqStorage *s,
-                           const char *monitor_id,
-                           const char *metric,
-                           guint      n,
-                           GError     **error)
+tsq_storage_recent_metric (
+  TsqStorage *s, const char *monitor_id, const char *metric, guint n, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -269,7 +240,7 @@ gboolean
 tsq_storage_put_monitor_state (TsqStorage *s,
                                const char *monitor_id,
                                JsonObject *state,
-                               GError     **error)
+                               GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -288,9 +259,7 @@ tsq_storage_put_monitor_state (TsqStorage *s,
 }
 
 JsonObject *
-tsq_storage_get_monitor_state (TsqStorage *s,
-                               const char *monitor_id,
-                               GError     **error)
+tsq_storage_get_monitor_state (TsqStorage *s, const char *monitor_id, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -308,11 +277,8 @@ tsq_storage_get_monitor_state (TsqStorage *s,
 }
 
 gboolean
-tsq_storage_add_changes (TsqStorage *s,
-                         const char *monitor_id,
-                         gint64     scan_id,
-                         JsonArray  *changes,
-                         GError     **error)
+tsq_storage_add_changes (
+  TsqStorage *s, const char *monitor_id, gint64 scan_id, JsonArray *changes, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -333,10 +299,10 @@ tsq_storage_add_changes (TsqStorage *s,
 GPtrArray *
 tsq_storage_list_changes (TsqStorage *s,
                           const char *monitor_id,
-                          gint64     since_us,
-                          gint64     after_id,
-                          guint      limit,
-                          GError     **error)
+                          gint64 since_us,
+                          gint64 after_id,
+                          guint limit,
+                          GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -353,9 +319,7 @@ tsq_storage_list_changes (TsqStorage *s,
 }
 
 gint64
-tsq_storage_add_alert (TsqStorage *s,
-                       JsonObject *alert,
-                       GError     **error)
+tsq_storage_add_alert (TsqStorage *s, JsonObject *alert, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -373,10 +337,7 @@ tsq_storage_add_alert (TsqStorage *s,
 }
 
 GPtrArray *
-tsq_storage_list_alerts (TsqStorage *s,
-                         const char *monitor_id,
-                         guint      limit,
-                         GError     **error)
+tsq_storage_list_alerts (TsqStorage *s, const char *monitor_id, guint limit, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -393,9 +354,7 @@ tsq_storage_list_alerts (TsqStorage *s,
 }
 
 gboolean
-tsq_storage_add_system_metrics (TsqStorage *s,
-                                JsonObject *metrics,
-                                GError     **error)
+tsq_storage_add_system_metrics (TsqStorage *s, JsonObject *metrics, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -413,10 +372,7 @@ tsq_storage_add_system_metrics (TsqStorage *s,
 }
 
 GPtrArray *
-tsq_storage_list_system_metrics (TsqStorage *s,
-                                 gint64     since_us,
-                                 guint      limit,
-                                 GError     **error)
+tsq_storage_list_system_metrics (TsqStorage *s, gint64 since_us, guint limit, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -433,8 +389,7 @@ tsq_storage_list_system_metrics (TsqStorage *s,
 }
 
 gboolean
-tsq_storage_flush (TsqStorage *s,
-                   GError     **error)
+tsq_storage_flush (TsqStorage *s, GError **error)
 {
   TsqStorageInterface *iface;
 
@@ -452,9 +407,9 @@ tsq_storage_flush (TsqStorage *s,
 
 gboolean
 tsq_storage_prune (TsqStorage *s,
-                   gint64     raw_results_before_us,
-                   gint64     metrics_before_us,
-                   GError     **error)
+                   gint64 raw_results_before_us,
+                   gint64 metrics_before_us,
+                   GError **error)
 {
   TsqStorageInterface *iface;
 

@@ -3,8 +3,7 @@
 #include "tsq-monitor.h"
 
 static TsqMonitor *
-parse_monitor (const char *json,
-               GError    **error)
+parse_monitor (const char *json, GError **error)
 {
   g_autoptr (JsonNode) node = tsq_json_from_string (json, NULL);
 
@@ -34,7 +33,8 @@ test_new_defaults (void)
 static void
 test_round_trip (void)
 {
-  g_autoptr (TsqMonitor) m = tsq_monitor_new ("Shop", "https://shop.example/", "cron */5 * * * * tz Europe/Berlin");
+  g_autoptr (TsqMonitor) m
+    = tsq_monitor_new ("Shop", "https://shop.example/", "cron */5 * * * * tz Europe/Berlin");
   g_autoptr (JsonNode) node = NULL;
   g_autoptr (JsonNode) reparsed = NULL;
   g_autoptr (TsqMonitor) back = NULL;
@@ -57,7 +57,8 @@ test_round_trip (void)
 
   node = tsq_monitor_to_json (m);
   obj = json_node_get_object (node);
-  g_assert_cmpstr (tsq_json_get_string (obj, "created_at", NULL), ==, "2024-05-01T12:00:00.123456Z");
+  g_assert_cmpstr (tsq_json_get_string (obj, "created_at", NULL), ==,
+                   "2024-05-01T12:00:00.123456Z");
   g_assert_cmpstr (tsq_json_get_string (obj, "updated_at", NULL), ==, "2024-05-01T12:01:40Z");
   g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (obj, "next_run_at")));
 
@@ -78,7 +79,9 @@ test_round_trip (void)
   g_assert_cmpint (back->next_run_us, ==, 0);
   g_assert_cmpint (tsq_json_get_int (back->scan_config, "timeout_s", 0), ==, 30);
   g_assert_cmpuint (json_array_get_length (back->alert_rules), ==, 1);
-  g_assert_cmpstr (tsq_json_get_string (json_array_get_object_element (back->alert_rules, 0), "severity", NULL), ==, "high");
+  g_assert_cmpstr (
+    tsq_json_get_string (json_array_get_object_element (back->alert_rules, 0), "severity", NULL),
+    ==, "high");
   {
     g_autoptr (JsonNode) again = tsq_monitor_to_json (back);
 
@@ -102,7 +105,8 @@ test_from_json_defaults (void)
   g_assert_cmpint (m->created_at, >, 0);
   /* integer times are accepted as unix µs */
   g_clear_pointer (&m, tsq_monitor_unref);
-  m = parse_monitor ("{\"url\":\"http://a.example/\",\"created_at\":42,\"last_run_at\":null}", &error);
+  m = parse_monitor ("{\"url\":\"http://a.example/\",\"created_at\":42,\"last_run_at\":null}",
+                     &error);
   g_assert_no_error (error);
   g_assert_cmpint (m->created_at, ==, 42);
 }
@@ -155,8 +159,7 @@ test_from_json_strict (void)
 }
 
 static gboolean
-only_every (const char *schedule,
-            GError    **error)
+only_every (const char *schedule, GError **error)
 {
   if (g_str_has_prefix (schedule, "every "))
     return TRUE;
@@ -165,8 +168,7 @@ only_every (const char *schedule,
 }
 
 static void
-expect_invalid (TsqMonitor *m,
-                const char *fragment)
+expect_invalid (TsqMonitor *m, const char *fragment)
 {
   g_autoptr (GError) error = NULL;
 
@@ -231,7 +233,8 @@ test_validate (void)
   json_object_set_string_member (m->scan_config, "insecure_tls", "no");
   expect_invalid (m, "insecure_tls");
   json_object_set_boolean_member (m->scan_config, "insecure_tls", TRUE);
-  ignore = tsq_json_from_string ("{\"regex\":[\"ok\",\"(unclosed\"],\"selectors\":[\".ad\"]}", NULL);
+  ignore
+    = tsq_json_from_string ("{\"regex\":[\"ok\",\"(unclosed\"],\"selectors\":[\".ad\"]}", NULL);
   json_object_set_member (m->scan_config, "ignore", json_node_copy (ignore));
   expect_invalid (m, "ignore.regex");
   g_clear_pointer (&ignore, json_node_unref);

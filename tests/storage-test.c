@@ -14,8 +14,7 @@ typedef struct
 } Fixture;
 
 static void
-fixture_setup (Fixture      *f,
-               gconstpointer data)
+fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -28,8 +27,7 @@ fixture_setup (Fixture      *f,
 }
 
 static void
-fixture_teardown (Fixture      *f,
-                  gconstpointer data)
+fixture_teardown (Fixture *f, gconstpointer data)
 {
   g_autoptr (GDir) dir = NULL;
   const char *name;
@@ -50,8 +48,7 @@ fixture_teardown (Fixture      *f,
 
 /* Raw SQL on a separate connection: what another process would see. */
 static gint64
-query_int (const char *path,
-           const char *sql)
+query_int (const char *path, const char *sql)
 {
   sqlite3 *db = NULL;
   sqlite3_stmt *stmt = NULL;
@@ -69,8 +66,7 @@ query_int (const char *path,
 
 /* Returns a string that lives until the next call. */
 static const char *
-query_text (const char *path,
-            const char *sql)
+query_text (const char *path, const char *sql)
 {
   static char *value;
   sqlite3 *db = NULL;
@@ -81,15 +77,14 @@ query_text (const char *path,
   sqlite3_busy_timeout (db, 5000);
   g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
   if (sqlite3_step (stmt) == SQLITE_ROW)
-    value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+    value = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
   sqlite3_finalize (stmt);
   sqlite3_close (db);
   return value;
 }
 
 static TsqMonitor *
-add_monitor (TsqStorage *s,
-             const char *name)
+add_monitor (TsqStorage *s, const char *name)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *url = g_strdup_printf ("https://%s.example/", name);
@@ -101,14 +96,11 @@ add_monitor (TsqStorage *s,
 }
 
 static JsonObject *
-make_result (gint status,
-             double ttfb,
-             double total,
-             const char *error_kind)
+make_result (gint status, double ttfb, double total, const char *error_kind)
 {
   g_autofree char *json = NULL;
-  g_autofree char *status_member = status > 0 ? g_strdup_printf ("\"status\":%d,", status)
-                                              : g_strdup ("");
+  g_autofree char *status_member
+    = status > 0 ? g_strdup_printf ("\"status\":%d,", status) : g_strdup ("");
   g_autoptr (JsonNode) node = NULL;
 
   json = g_strdup_printf (
@@ -119,19 +111,15 @@ make_result (gint status,
     "\"technologies\":[{\"name\":\"Nginx\",\"version\":\"1.25\",\"confidence\":100,"
     "\"categories\":[\"Web servers\"]},{\"name\":\"React\",\"version\":null,\"confidence\":100,"
     "\"categories\":[]}],\"content\":{\"hash\":\"abc123\",\"title\":\"A\"}%s%s%s}",
-    status_member, ttfb, total,
-    error_kind ? ",\"error\":{\"kind\":\"" : "", error_kind ? error_kind : "",
-    error_kind ? "\",\"message\":\"boom\"}" : "");
+    status_member, ttfb, total, error_kind ? ",\"error\":{\"kind\":\"" : "",
+    error_kind ? error_kind : "", error_kind ? "\",\"message\":\"boom\"}" : "");
   node = tsq_json_from_string (json, NULL);
   g_assert_nonnull (node);
   return json_object_ref (json_node_get_object (node));
 }
 
 static gint64
-run_scan (TsqStorage *s,
-          const char *monitor_id,
-          gint64      started,
-          JsonObject *result)
+run_scan (TsqStorage *s, const char *monitor_id, gint64 started, JsonObject *result)
 {
   g_autoptr (GError) error = NULL;
   gint64 id = tsq_storage_begin_scan (s, monitor_id, started, &error);
@@ -146,12 +134,11 @@ run_scan (TsqStorage *s,
 /* ---- schema ---- */
 
 static void
-test_migrations (Fixture      *f,
-                 gconstpointer data)
+test_migrations (Fixture *f, gconstpointer data)
 {
   static const char *const tables[] = {
-    "monitoring_configs", "scan_results", "technology_changes", "monitoring_alerts",
-    "performance_metrics", "system_metrics", "monitor_state", "monitors_revision",
+    "monitoring_configs",  "scan_results",   "technology_changes", "monitoring_alerts",
+    "performance_metrics", "system_metrics", "monitor_state",      "monitors_revision",
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "kept");
@@ -197,14 +184,13 @@ test_memory (void)
 }
 
 static void
-test_too_new (Fixture      *f,
-              gconstpointer data)
+test_too_new (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqStorage) s = NULL;
   sqlite3 *db = NULL;
-  g_autofree char *sql = g_strdup_printf ("PRAGMA user_version = %u",
-                                          tsq_sqlite_migrations_latest () + 1);
+  g_autofree char *sql
+    = g_strdup_printf ("PRAGMA user_version = %u", tsq_sqlite_migrations_latest () + 1);
 
   g_clear_object (&f->s);
   g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
@@ -218,8 +204,7 @@ test_too_new (Fixture      *f,
 }
 
 static void
-test_corrupt (Fixture      *f,
-              gconstpointer data)
+test_corrupt (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqStorage) s = NULL;
@@ -231,7 +216,7 @@ test_corrupt (Fixture      *f,
 
   for (i = 0; i < sizeof bytes; i++)
     bytes[i] = g_rand_int_range (rand, 0, 256);
-  g_assert_true (g_file_set_contents (garbage_path, (char *) bytes, sizeof bytes, NULL));
+  g_assert_true (g_file_set_contents (garbage_path, (char *)bytes, sizeof bytes, NULL));
   s = tsq_sqlite_storage_open (garbage_path, &error);
   g_assert_null (s);
   g_assert_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_CORRUPT);
@@ -242,7 +227,7 @@ test_corrupt (Fixture      *f,
   memcpy (bytes, "SQLite format 3", 16);
   bytes[16] = 0x10; /* page size 4096 */
   bytes[17] = 0x00;
-  g_assert_true (g_file_set_contents (header_path, (char *) bytes, sizeof bytes, NULL));
+  g_assert_true (g_file_set_contents (header_path, (char *)bytes, sizeof bytes, NULL));
   s = tsq_sqlite_storage_open (header_path, &error);
   g_assert_null (s);
   g_assert_nonnull (error);
@@ -251,8 +236,7 @@ test_corrupt (Fixture      *f,
 }
 
 static void
-test_read_only (Fixture      *f,
-                gconstpointer data)
+test_read_only (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "ro");
@@ -296,8 +280,7 @@ test_read_only (Fixture      *f,
 /* ---- monitors ---- */
 
 static void
-test_monitors (Fixture      *f,
-               gconstpointer data)
+test_monitors (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) a = tsq_monitor_new ("bravo", "https://b.example/", "every 5m");
@@ -353,8 +336,8 @@ test_monitors (Fixture      *f,
   list = tsq_storage_list_monitors (f->s, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (list->len, ==, 2);
-  g_assert_cmpstr (((TsqMonitor *) list->pdata[0])->name, ==, "alpha");
-  g_assert_cmpstr (((TsqMonitor *) list->pdata[1])->name, ==, "bravo");
+  g_assert_cmpstr (((TsqMonitor *)list->pdata[0])->name, ==, "alpha");
+  g_assert_cmpstr (((TsqMonitor *)list->pdata[1])->name, ==, "bravo");
 
   /* update */
   g_free (a->url);
@@ -400,8 +383,7 @@ test_monitors (Fixture      *f,
 }
 
 static void
-test_ambiguous (Fixture      *f,
-                gconstpointer data)
+test_ambiguous (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) a = tsq_monitor_new ("same", "https://a.example/", "every 5m");
@@ -434,8 +416,7 @@ test_ambiguous (Fixture      *f,
 }
 
 static void
-test_concurrent_revision (Fixture      *f,
-                          gconstpointer data)
+test_concurrent_revision (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqStorage) cli = NULL;
@@ -484,8 +465,7 @@ test_concurrent_revision (Fixture      *f,
 /* ---- scans ---- */
 
 static void
-test_scans (Fixture      *f,
-            gconstpointer data)
+test_scans (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "scanned");
@@ -557,10 +537,10 @@ test_scans (Fixture      *f,
   scan = tsq_storage_get_scan (f->s, id1, &error);
   g_assert_no_error (error);
   g_assert_cmpint (tsq_json_get_int (scan, "id", 0), ==, id1);
-  g_assert_cmpfloat (tsq_json_get_double (tsq_json_get_object (tsq_json_get_object (scan, "result"),
-                                                                "timings"),
-                                          "ttfb_ms", 0),
-                     ==, 100);
+  g_assert_cmpfloat (
+    tsq_json_get_double (tsq_json_get_object (tsq_json_get_object (scan, "result"), "timings"),
+                         "ttfb_ms", 0),
+    ==, 100);
   g_clear_pointer (&scan, json_object_unref);
   g_assert_null (tsq_storage_get_scan (f->s, 999999, &error));
   g_assert_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND);
@@ -597,8 +577,7 @@ test_scans (Fixture      *f,
 }
 
 static void
-test_interrupted (Fixture      *f,
-                  gconstpointer data)
+test_interrupted (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "crashy");
@@ -612,7 +591,8 @@ test_interrupted (Fixture      *f,
   running2 = tsq_storage_begin_scan (f->s, m->id, 3, &error);
   g_assert_no_error (error);
   g_assert_true (tsq_storage_flush (f->s, &error));
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM scan_results WHERE state = 'running'"), ==, 2);
+  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM scan_results WHERE state = 'running'"),
+                   ==, 2);
 
   /* "restart" */
   g_clear_object (&f->s);
@@ -632,8 +612,7 @@ test_interrupted (Fixture      *f,
 }
 
 static void
-test_monitor_state (Fixture      *f,
-                    gconstpointer data)
+test_monitor_state (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "stateful");
@@ -675,8 +654,7 @@ make_changes (const char *json)
 }
 
 static void
-test_changes (Fixture      *f,
-              gconstpointer data)
+test_changes (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "changing");
@@ -751,14 +729,13 @@ test_changes (Fixture      *f,
   g_assert_cmpint (tsq_json_get_int (list->pdata[0], "id", 0), ==, first_id + 1);
   g_assert_cmpint (tsq_json_get_int (list->pdata[1], "id", 0), ==, first_id + 2);
   g_clear_pointer (&list, g_ptr_array_unref);
-  list = tsq_storage_list_changes (f->s, NULL, g_get_real_time () + (gint64) G_USEC_PER_SEC * 3600, 0, 0,
-                                   &error);
+  list = tsq_storage_list_changes (f->s, NULL, g_get_real_time () + (gint64)G_USEC_PER_SEC * 3600,
+                                   0, 0, &error);
   g_assert_cmpuint (list->len, ==, 0);
 }
 
 static void
-test_alerts_and_metrics (Fixture      *f,
-                         gconstpointer data)
+test_alerts_and_metrics (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "alerting");
@@ -797,7 +774,8 @@ test_alerts_and_metrics (Fixture      *f,
   g_assert_cmpstr (tsq_json_get_string (a, "state", NULL), ==, "triggered");
   g_assert_cmpstr (tsq_json_get_string (a, "triggered_at", NULL), ==, "1970-01-01T00:00:01Z");
   g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (a, "resolved_at")));
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (a, "payload"), "text", NULL), ==, "gone");
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (a, "payload"), "text", NULL), ==,
+                   "gone");
   g_clear_pointer (&alerts, g_ptr_array_unref);
   alerts = tsq_storage_list_alerts (f->s, NULL, 0, &error);
   g_assert_cmpuint (alerts->len, ==, 1);
@@ -823,8 +801,7 @@ test_alerts_and_metrics (Fixture      *f,
 /* ---- batching ---- */
 
 static void
-test_batching (Fixture      *f,
-               gconstpointer data)
+test_batching (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "batched");
@@ -845,8 +822,8 @@ test_batching (Fixture      *f,
   g_assert_true (tsq_storage_flush (f->s, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (tsq_sqlite_storage_get_pending (sqlite), ==, 0);
-  g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM scan_results WHERE state = 'completed'"),
-                   ==, 1);
+  g_assert_cmpint (
+    query_int (f->path, "SELECT count(*) FROM scan_results WHERE state = 'completed'"), ==, 1);
   g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM performance_metrics"), ==, 1);
 
   /* Automatic commit after the delay: run the main context until the timer has fired. */
@@ -860,7 +837,8 @@ test_batching (Fixture      *f,
   /* Automatic commit after TSQ_SQLITE_STORAGE_BATCH_MAX_OPS writes. */
   for (i = 1; i < TSQ_SQLITE_STORAGE_BATCH_MAX_OPS; i++)
     g_assert_true (tsq_storage_set_monitor_run_state (f->s, m->id, 100 + i, 0, &error));
-  g_assert_cmpuint (tsq_sqlite_storage_get_pending (sqlite), ==, TSQ_SQLITE_STORAGE_BATCH_MAX_OPS - 1);
+  g_assert_cmpuint (tsq_sqlite_storage_get_pending (sqlite), ==,
+                    TSQ_SQLITE_STORAGE_BATCH_MAX_OPS - 1);
   g_assert_cmpint (query_int (f->path, "SELECT last_run_us FROM monitoring_configs"), ==, 7);
   g_assert_true (tsq_storage_set_monitor_run_state (f->s, m->id, 5000, 0, &error));
   g_assert_cmpuint (tsq_sqlite_storage_get_pending (sqlite), ==, 0);
@@ -873,24 +851,25 @@ test_batching (Fixture      *f,
     g_autoptr (TsqMonitor) n = add_monitor (f->s, "unbatched");
   }
   g_assert_cmpuint (tsq_sqlite_storage_get_pending (sqlite), ==, 0);
-  g_assert_cmpint (query_int (f->path, "SELECT max(last_run_us) FROM monitoring_configs"), ==, 6000);
+  g_assert_cmpint (query_int (f->path, "SELECT max(last_run_us) FROM monitoring_configs"), ==,
+                   6000);
 
   /* Dispose commits too. */
   g_assert_true (tsq_storage_set_monitor_run_state (f->s, m->id, 7000, 0, &error));
   g_clear_object (&f->s);
-  g_assert_cmpint (query_int (f->path, "SELECT max(last_run_us) FROM monitoring_configs"), ==, 7000);
+  g_assert_cmpint (query_int (f->path, "SELECT max(last_run_us) FROM monitoring_configs"), ==,
+                   7000);
   g_assert_cmpint (scan_id, >, 0);
 }
 
 /* ---- deletion, retention ---- */
 
 static void
-test_delete_cascades (Fixture      *f,
-                      gconstpointer data)
+test_delete_cascades (Fixture *f, gconstpointer data)
 {
   static const char *const tables[] = {
-    "scan_results", "technology_changes", "monitoring_alerts", "performance_metrics",
-    "monitor_state",
+    "scan_results",        "technology_changes", "monitoring_alerts",
+    "performance_metrics", "monitor_state",
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) doomed = add_monitor (f->s, "doomed");
@@ -911,10 +890,9 @@ test_delete_cascades (Fixture      *f,
       g_assert_true (tsq_storage_put_monitor_state (f->s, both[i]->id, state, &error));
       g_clear_pointer (&alert_json, g_free);
       g_clear_pointer (&alert, json_node_unref);
-      alert_json = g_strdup_printf ("{\"monitor_id\":\"%s\",\"change_id\":%" G_GINT64_FORMAT "}",
-                                    both[i]->id,
-                                    tsq_json_get_int (json_array_get_object_element (changes, 0),
-                                                      "id", 0));
+      alert_json = g_strdup_printf (
+        "{\"monitor_id\":\"%s\",\"change_id\":%" G_GINT64_FORMAT "}", both[i]->id,
+        tsq_json_get_int (json_array_get_object_element (changes, 0), "id", 0));
       alert = tsq_json_from_string (alert_json, NULL);
       g_assert_cmpint (tsq_storage_add_alert (f->s, json_node_get_object (alert), &error), >, 0);
       g_assert_no_error (error);
@@ -927,8 +905,8 @@ test_delete_cascades (Fixture      *f,
     {
       g_autofree char *doomed_sql = g_strdup_printf (
         "SELECT count(*) FROM %s WHERE monitor_id = '%s'", tables[j], doomed->id);
-      g_autofree char *kept_sql = g_strdup_printf (
-        "SELECT count(*) FROM %s WHERE monitor_id = '%s'", tables[j], kept->id);
+      g_autofree char *kept_sql
+        = g_strdup_printf ("SELECT count(*) FROM %s WHERE monitor_id = '%s'", tables[j], kept->id);
 
       g_assert_cmpint (query_int (f->path, doomed_sql), ==, 0);
       g_assert_cmpint (query_int (f->path, kept_sql), >, 0);
@@ -936,8 +914,7 @@ test_delete_cascades (Fixture      *f,
 }
 
 static void
-test_prune (Fixture      *f,
-            gconstpointer data)
+test_prune (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "old");
@@ -985,8 +962,7 @@ test_prune (Fixture      *f,
 }
 
 static void
-test_disk_full (Fixture      *f,
-                gconstpointer data)
+test_disk_full (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqMonitor) m = add_monitor (f->s, "full");
@@ -1008,8 +984,8 @@ test_disk_full (Fixture      *f,
 
   scan_id = tsq_storage_begin_scan (f->s, m->id, 2, &error);
   g_assert_no_error (error);
-  g_assert_false (tsq_storage_finish_scan (f->s, scan_id, result, &error) &&
-                  tsq_storage_flush (f->s, &error));
+  g_assert_false (tsq_storage_finish_scan (f->s, scan_id, result, &error)
+                  && tsq_storage_flush (f->s, &error));
   g_assert_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_FULL);
   g_test_message ("disk full: %s", error->message);
   g_clear_error (&error);
@@ -1035,7 +1011,8 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-#define ADD(path, fn) g_test_add ("/tsq/storage/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+#define ADD(path, fn)                                                                              \
+  g_test_add ("/tsq/storage/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("migrations", test_migrations);
   g_test_add_func ("/tsq/storage/memory", test_memory);
   ADD ("too-new", test_too_new);
