@@ -114,8 +114,9 @@ tsq_storage_finish_scan (TsqStorage *s, gint64 scan_id, JsonObject *result, GErr
 /* At startup: "running" scans (left by a crash) become "interrupted". Returns how many, -1 on
  * error. */
 gint64 tsq_storage_mark_interrupted_scans (TsqStorage *s, GError **error);
-/* Full result of the monitor's latest finished scan ("completed" or "failed") whose result is still
- * stored; NULL without error when there is none. */
+/* Full result of the monitor's latest "completed" (error-free) scan whose result is still stored
+ * (prune keeps it); NULL without error when there is none. Failed scans are skipped so that change
+ * detection compares against the last good page. */
 JsonObject *tsq_storage_get_last_result (TsqStorage *s, const char *monitor_id, GError **error);
 /* JsonObject* summaries {id, monitor_id, started_at, finished_at, state, status, error_kind,
  * total_ms, ttfb_ms, bytes, technologies (count), content_hash}, newest first. monitor_id NULL
