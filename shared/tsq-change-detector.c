@@ -51,10 +51,10 @@ tsq_change_thresholds_init (TsqChangeThresholds *t)
 typedef struct
 {
   TsqChangeThresholds t;
-  JsonArray          *changes;
-  JsonObject         *current;
-  const char         *url;       /* subject for page-level changes */
-  gboolean            incomplete; /* body truncated or linked resources failed */
+  JsonArray *changes;
+  JsonObject *current;
+  const char *url;     /* subject for page-level changes */
+  gboolean incomplete; /* body truncated or linked resources failed */
 } Ctx;
 
 /* ---------------------------------------------------------------- JSON helpers */
@@ -133,22 +133,20 @@ deep_copy (JsonNode *node)
     return node_null ();
   switch (JSON_NODE_TYPE (node))
     {
-    case JSON_NODE_OBJECT:
-      return node_take_object (deep_copy_object (json_node_get_object (node)));
-    case JSON_NODE_ARRAY:
-      return node_take_array (deep_copy_array (json_node_get_array (node)));
-    case JSON_NODE_VALUE:
-    case JSON_NODE_NULL:
-    default:
-      return json_node_copy (node);
+      case JSON_NODE_OBJECT:
+        return node_take_object (deep_copy_object (json_node_get_object (node)));
+      case JSON_NODE_ARRAY:
+        return node_take_array (deep_copy_array (json_node_get_array (node)));
+      case JSON_NODE_VALUE:
+      case JSON_NODE_NULL:
+      default:
+        return json_node_copy (node);
     }
 }
 
 /* Copies member `name` of `from` (if any) into `to`. */
 static void
-copy_member (JsonObject *to,
-             JsonObject *from,
-             const char *name)
+copy_member (JsonObject *to, JsonObject *from, const char *name)
 {
   JsonNode *node = from ? json_object_get_member (from, name) : NULL;
 
@@ -157,9 +155,7 @@ copy_member (JsonObject *to,
 }
 
 static gboolean
-get_number (JsonObject *object,
-            const char *member,
-            double     *out)
+get_number (JsonObject *object, const char *member, double *out)
 {
   JsonNode *node = object ? json_object_get_member (object, member) : NULL;
   GType type;
@@ -175,8 +171,7 @@ get_number (JsonObject *object,
 
 /* A non-empty string member, or NULL. */
 static const char *
-get_text (JsonObject *object,
-          const char *member)
+get_text (JsonObject *object, const char *member)
 {
   const char *s = tsq_json_get_string (object, member, NULL);
 
@@ -184,17 +179,13 @@ get_text (JsonObject *object,
 }
 
 static void
-set_string_or_null (JsonObject *object,
-                    const char *member,
-                    const char *value)
+set_string_or_null (JsonObject *object, const char *member, const char *value)
 {
   json_object_set_member (object, member, node_string (value));
 }
 
 static char *
-cap_utf8 (const char *s,
-          gsize       max,
-          gboolean   *truncated)
+cap_utf8 (const char *s, gsize max, gboolean *truncated)
 {
   gsize len = strlen (s);
 
@@ -202,7 +193,7 @@ cap_utf8 (const char *s,
     *truncated = len > max;
   if (len <= max)
     return g_strdup (s);
-  while (max > 0 && ((guchar) s[max] & 0xC0) == 0x80)
+  while (max > 0 && ((guchar)s[max] & 0xC0) == 0x80)
     max--;
   return g_strndup (s, max);
 }
@@ -215,8 +206,7 @@ round1 (double v)
 
 /* Strings of a JSON array of strings, as a set (keys owned by the table). */
 static GHashTable *
-string_set (JsonArray *array,
-            guint      max)
+string_set (JsonArray *array, guint max)
 {
   GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint len = array ? json_array_get_length (array) : 0;
@@ -232,10 +222,9 @@ string_set (JsonArray *array,
 }
 
 static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
+compare_strings (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+  return g_strcmp0 (*(char *const *)a, *(char *const *)b);
 }
 
 static JsonArray *
@@ -259,12 +248,12 @@ sorted_string_array (GHashTable *set)
 /* ---------------------------------------------------------------- changes */
 
 static void
-add_change (Ctx        *ctx,
+add_change (Ctx *ctx,
             const char *type,
             const char *subject,
-            JsonNode   *old_value,
-            JsonNode   *new_value,
-            int         confidence,
+            JsonNode *old_value,
+            JsonNode *new_value,
+            int confidence,
             JsonObject *evidence,
             const char *severity)
 {
@@ -385,8 +374,7 @@ availability_facts (JsonObject *result)
 }
 
 static gboolean
-redirect_statuses_equal (JsonArray *a,
-                         JsonArray *b)
+redirect_statuses_equal (JsonArray *a, JsonArray *b)
 {
   guint len = a ? json_array_get_length (a) : 0;
 
@@ -421,8 +409,7 @@ availability_value (JsonObject *av)
 }
 
 static JsonObject *
-detect_availability (Ctx        *ctx,
-                     JsonObject *base)
+detect_availability (Ctx *ctx, JsonObject *base)
 {
   JsonObject *av = availability_facts (ctx->current);
   gboolean up = tsq_json_get_boolean (av, "up", FALSE);
@@ -432,7 +419,8 @@ detect_availability (Ctx        *ctx,
     {
       if (!up)
         {
-          json_object_set_member (av, "down_since", deep_copy (json_object_get_member (av, "scanned_at")));
+          json_object_set_member (av, "down_since",
+                                  deep_copy (json_object_get_member (av, "scanned_at")));
           json_object_set_int_member (av, "failed_scans", 1);
         }
       return av;
@@ -447,9 +435,11 @@ detect_availability (Ctx        *ctx,
       copy_member (ev, av, "error_message");
       copy_member (ev, av, "status");
       copy_member (ev, av, "final_url");
-      add_change (ctx, "availability.down", ctx->url, deep_copy (json_object_get_member (base, "status")),
-                  availability_value (av), 100, ev, "critical");
-      json_object_set_member (av, "down_since", deep_copy (json_object_get_member (av, "scanned_at")));
+      add_change (ctx, "availability.down", ctx->url,
+                  deep_copy (json_object_get_member (base, "status")), availability_value (av), 100,
+                  ev, "critical");
+      json_object_set_member (av, "down_since",
+                              deep_copy (json_object_get_member (av, "scanned_at")));
       json_object_set_int_member (av, "failed_scans", 1);
     }
   else if (!was_up && up)
@@ -465,7 +455,8 @@ detect_availability (Ctx        *ctx,
   else if (!was_up && !up)
     {
       copy_member (av, base, "down_since");
-      json_object_set_int_member (av, "failed_scans", tsq_json_get_int (base, "failed_scans", 0) + 1);
+      json_object_set_int_member (av, "failed_scans",
+                                  tsq_json_get_int (base, "failed_scans", 0) + 1);
     }
   else
     {
@@ -482,26 +473,29 @@ detect_availability (Ctx        *ctx,
 
           set_string_or_null (ev, "final_url_old", old_final);
           set_string_or_null (ev, "final_url_new", new_final);
-          add_change (ctx, "status.changed", ctx->url, node_int (old_status), node_int (new_status), 100,
-                      ev, new_status >= 400 ? "warning" : "info");
+          add_change (ctx, "status.changed", ctx->url, node_int (old_status), node_int (new_status),
+                      100, ev, new_status >= 400 ? "warning" : "info");
         }
       /* The query and fragment are ignored: session ids and tracking parameters in a redirect
        * target would otherwise report a change on every scan. */
-      if ((old_final_cmp != NULL && new_final_cmp != NULL && g_strcmp0 (old_final_cmp, new_final_cmp) != 0)
+      if ((old_final_cmp != NULL && new_final_cmp != NULL
+           && g_strcmp0 (old_final_cmp, new_final_cmp) != 0)
           || !redirect_statuses_equal (tsq_json_get_array (base, "redirects"),
                                        tsq_json_get_array (av, "redirects")))
         {
           JsonObject *ev = json_object_new ();
 
           copy_member (ev, base, "redirects");
-          json_object_set_member (ev, "redirects_new", deep_copy (json_object_get_member (av, "redirects")));
+          json_object_set_member (ev, "redirects_new",
+                                  deep_copy (json_object_get_member (av, "redirects")));
           if (json_object_has_member (ev, "redirects"))
             {
-              json_object_set_member (ev, "redirects_old", deep_copy (json_object_get_member (ev, "redirects")));
+              json_object_set_member (ev, "redirects_old",
+                                      deep_copy (json_object_get_member (ev, "redirects")));
               json_object_remove_member (ev, "redirects");
             }
-          add_change (ctx, "redirect.changed", ctx->url, node_string (old_final), node_string (new_final), 100,
-                      ev, "info");
+          add_change (ctx, "redirect.changed", ctx->url, node_string (old_final),
+                      node_string (new_final), 100, ev, "info");
         }
     }
   return av;
@@ -511,18 +505,16 @@ detect_availability (Ctx        *ctx,
 
 typedef struct
 {
-  GArray  *samples;   /* baseline samples (normal regime only), oldest first */
-  GArray  *slow_run;  /* consecutive scans above the band (normal regime) */
-  GArray  *fast_run;  /* consecutive scans below the band (normal regime) */
-  GArray  *recover_run; /* consecutive scans back inside the band (degraded regime) */
-  GArray  *degraded;  /* recent values while degraded (for the improved change) */
+  GArray *samples;     /* baseline samples (normal regime only), oldest first */
+  GArray *slow_run;    /* consecutive scans above the band (normal regime) */
+  GArray *fast_run;    /* consecutive scans below the band (normal regime) */
+  GArray *recover_run; /* consecutive scans back inside the band (degraded regime) */
+  GArray *degraded;    /* recent values while degraded (for the improved change) */
   gboolean is_degraded;
 } PerfState;
 
 static GArray *
-doubles_from (JsonObject *object,
-              const char *member,
-              guint       max)
+doubles_from (JsonObject *object, const char *member, guint max)
 {
   GArray *values = g_array_new (FALSE, FALSE, sizeof (double));
   JsonArray *array = tsq_json_get_array (object, member);
@@ -538,7 +530,7 @@ doubles_from (JsonObject *object,
       if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
         v = json_node_get_double (node);
       else if (json_node_get_value_type (node) == G_TYPE_INT64)
-        v = (double) json_node_get_int (node);
+        v = (double)json_node_get_int (node);
       else
         continue;
       if (isfinite (v) && v >= 0)
@@ -558,9 +550,7 @@ doubles_node (GArray *values)
 }
 
 static void
-push_capped (GArray *values,
-             double  v,
-             guint   max)
+push_capped (GArray *values, double v, guint max)
 {
   g_array_append_val (values, v);
   if (values->len > max)
@@ -568,11 +558,10 @@ push_capped (GArray *values,
 }
 
 static int
-compare_doubles (gconstpointer a,
-                 gconstpointer b)
+compare_doubles (gconstpointer a, gconstpointer b)
 {
-  double x = *(const double *) a;
-  double y = *(const double *) b;
+  double x = *(const double *)a;
+  double y = *(const double *)b;
 
   return x < y ? -1 : x > y ? 1 : 0;
 }
@@ -594,26 +583,19 @@ median (GArray *values)
 }
 
 static gboolean
-is_slow (const TsqChangeThresholds *t,
-         double                     baseline,
-         double                     v)
+is_slow (const TsqChangeThresholds *t, double baseline, double v)
 {
   return v > baseline * (1 + t->perf_relative) && v - baseline > t->perf_absolute_ms;
 }
 
 static gboolean
-is_fast (const TsqChangeThresholds *t,
-         double                     baseline,
-         double                     v)
+is_fast (const TsqChangeThresholds *t, double baseline, double v)
 {
   return v * (1 + t->perf_relative) < baseline && baseline - v > t->perf_absolute_ms;
 }
 
 static JsonObject *
-perf_evidence (const TsqChangeThresholds *t,
-               double                     baseline,
-               GArray                    *samples,
-               GArray                    *values)
+perf_evidence (const TsqChangeThresholds *t, double baseline, GArray *samples, GArray *values)
 {
   JsonObject *ev = json_object_new ();
 
@@ -627,18 +609,14 @@ perf_evidence (const TsqChangeThresholds *t,
 }
 
 static int
-perf_confidence (const TsqChangeThresholds *t,
-                 GArray                    *samples)
+perf_confidence (const TsqChangeThresholds *t, GArray *samples)
 {
   /* More baseline samples, more trust: 50 + 50 * n / N. */
-  return 50 + (int) (50.0 * MIN (samples->len, t->baseline_scans) / MAX (t->baseline_scans, 1));
+  return 50 + (int)(50.0 * MIN (samples->len, t->baseline_scans) / MAX (t->baseline_scans, 1));
 }
 
 static void
-perf_step (Ctx        *ctx,
-           const char *metric,
-           PerfState  *ps,
-           double      v)
+perf_step (Ctx *ctx, const char *metric, PerfState *ps, double v)
 {
   const TsqChangeThresholds *t = &ctx->t;
   double baseline;
@@ -659,7 +637,8 @@ perf_step (Ctx        *ctx,
           if (ps->slow_run->len >= t->perf_consecutive)
             {
               add_change (ctx, "performance.degraded", metric, node_double (round1 (baseline)),
-                          node_double (round1 (median (ps->slow_run))), perf_confidence (t, ps->samples),
+                          node_double (round1 (median (ps->slow_run))),
+                          perf_confidence (t, ps->samples),
                           perf_evidence (t, baseline, ps->samples, ps->slow_run), "warning");
               ps->is_degraded = TRUE;
               g_array_set_size (ps->degraded, 0);
@@ -677,8 +656,8 @@ perf_step (Ctx        *ctx,
 
               json_object_set_boolean_member (ev, "recovered", FALSE);
               add_change (ctx, "performance.improved", metric, node_double (round1 (baseline)),
-                          node_double (round1 (median (ps->fast_run))), perf_confidence (t, ps->samples), ev,
-                          "info");
+                          node_double (round1 (median (ps->fast_run))),
+                          perf_confidence (t, ps->samples), ev, "info");
               /* The faster level is the new normal. */
               g_array_set_size (ps->samples, 0);
               g_array_append_vals (ps->samples, ps->fast_run->data, ps->fast_run->len);
@@ -711,8 +690,8 @@ perf_step (Ctx        *ctx,
       json_object_set_boolean_member (ev, "recovered", TRUE);
       json_object_set_member (ev, "degraded_values_ms", doubles_node (ps->degraded));
       add_change (ctx, "performance.improved", metric, node_double (round1 (median (ps->degraded))),
-                  node_double (round1 (median (ps->recover_run))), perf_confidence (t, ps->samples), ev,
-                  "info");
+                  node_double (round1 (median (ps->recover_run))), perf_confidence (t, ps->samples),
+                  ev, "info");
       ps->is_degraded = FALSE;
       for (guint i = 0; i < ps->recover_run->len; i++)
         push_capped (ps->samples, g_array_index (ps->recover_run, double, i), t->baseline_scans);
@@ -722,9 +701,7 @@ perf_step (Ctx        *ctx,
 }
 
 static JsonObject *
-detect_performance (Ctx        *ctx,
-                    JsonObject *base,
-                    gboolean    good)
+detect_performance (Ctx *ctx, JsonObject *base, gboolean good)
 {
   static const char *const metrics[] = { "ttfb_ms", "total_ms" };
   JsonObject *perf = json_object_new ();
@@ -743,7 +720,8 @@ detect_performance (Ctx        *ctx,
       ps.fast_run = doubles_from (ms, "fast_run", n);
       ps.recover_run = doubles_from (ms, "recover_run", n);
       ps.degraded = doubles_from (ms, "degraded_values", n);
-      ps.is_degraded = g_strcmp0 (tsq_json_get_string (ms, "regime", NULL), "degraded") == 0 && ps.samples->len > 0;
+      ps.is_degraded = g_strcmp0 (tsq_json_get_string (ms, "regime", NULL), "degraded") == 0
+                       && ps.samples->len > 0;
 
       /* 0 means "not applicable" (docs/scan-result.md): not a sample. */
       if (good && get_number (timings, metrics[i], &v) && v > 0)
@@ -775,7 +753,8 @@ tech_entry (JsonObject *tech)
 
   set_string_or_null (entry, "name", get_text (tech, "name"));
   set_string_or_null (entry, "version", get_text (tech, "version"));
-  json_object_set_int_member (entry, "confidence", CLAMP (tsq_json_get_int (tech, "confidence", 100), 0, 100));
+  json_object_set_int_member (entry, "confidence",
+                              CLAMP (tsq_json_get_int (tech, "confidence", 100), 0, 100));
   json_object_set_array_member (entry, "categories", deep_copy_array (categories));
   return entry;
 }
@@ -796,14 +775,13 @@ tech_map (JsonArray *array)
         continue;
       name = get_text (json_node_get_object (node), "name");
       if (name != NULL && !g_hash_table_contains (map, name))
-        g_hash_table_insert (map, (gpointer) name, json_node_get_object (node));
+        g_hash_table_insert (map, (gpointer)name, json_node_get_object (node));
     }
   return map;
 }
 
 static GPtrArray *
-sorted_union (GHashTable *a,
-              GHashTable *b)
+sorted_union (GHashTable *a, GHashTable *b)
 {
   GPtrArray *names = g_ptr_array_new ();
   GHashTableIter iter;
@@ -825,15 +803,15 @@ tech_evidence (JsonObject *tech)
 {
   JsonObject *ev = json_object_new ();
 
-  json_object_set_array_member (ev, "categories", deep_copy_array (tsq_json_get_array (tech, "categories")));
-  json_object_set_int_member (ev, "confidence", CLAMP (tsq_json_get_int (tech, "confidence", 100), 0, 100));
+  json_object_set_array_member (ev, "categories",
+                                deep_copy_array (tsq_json_get_array (tech, "categories")));
+  json_object_set_int_member (ev, "confidence",
+                              CLAMP (tsq_json_get_int (tech, "confidence", 100), 0, 100));
   return ev;
 }
 
 static void
-detect_technologies (Ctx        *ctx,
-                     JsonObject *base_good,
-                     JsonObject *good)
+detect_technologies (Ctx *ctx, JsonObject *base_good, JsonObject *good)
 {
   JsonArray *cur_array = tsq_json_get_array (ctx->current, "technologies");
   JsonArray *base_array = tsq_json_get_array (base_good, "technologies");
@@ -883,7 +861,8 @@ detect_technologies (Ctx        *ctx,
            * is sometimes detected and sometimes not (null) is not. */
           if (bv != NULL && cv != NULL && strcmp (bv, cv) != 0)
             add_change (ctx, "technology.version_changed", name, node_string (bv), node_string (cv),
-                        (int) tsq_json_get_int (entry, "confidence", 100), tech_evidence (c), "info");
+                        (int)tsq_json_get_int (entry, "confidence", 100), tech_evidence (c),
+                        "info");
           if (cv == NULL && bv != NULL)
             set_string_or_null (entry, "version", bv);
           json_array_add_object_element (confirmed, entry);
@@ -899,8 +878,8 @@ detect_technologies (Ctx        *ctx,
 
               if (confidence < ctx->t.tech_min_confidence)
                 json_object_set_int_member (ev, "confirmed_after_scans", seen);
-              add_change (ctx, "technology.added", name, node_null (), node_string (get_text (c, "version")),
-                          (int) confidence, ev, "info");
+              add_change (ctx, "technology.added", name, node_null (),
+                          node_string (get_text (c, "version")), (int)confidence, ev, "info");
               json_array_add_object_element (confirmed, tech_entry (c));
             }
           else
@@ -918,8 +897,8 @@ detect_technologies (Ctx        *ctx,
 
               if (needs_confirmation)
                 json_object_set_int_member (ev, "confirmed_after_scans", missing);
-              add_change (ctx, "technology.removed", name, node_string (get_text (b, "version")), node_null (),
-                          (int) confidence, ev, "info");
+              add_change (ctx, "technology.removed", name, node_string (get_text (b, "version")),
+                          node_null (), (int)confidence, ev, "info");
             }
           else
             {
@@ -949,8 +928,7 @@ advisory_severity (const char *severity)
 }
 
 static char *
-tech_label (const char *tech,
-            const char *version)
+tech_label (const char *tech, const char *version)
 {
   if (tech == NULL)
     return NULL;
@@ -973,7 +951,7 @@ vulnerability_map (JsonArray *array)
         continue;
       advisory = get_text (json_node_get_object (node), "advisory");
       if (advisory != NULL && !g_hash_table_contains (map, advisory))
-        g_hash_table_insert (map, (gpointer) advisory, json_node_get_object (node));
+        g_hash_table_insert (map, (gpointer)advisory, json_node_get_object (node));
     }
   return map;
 }
@@ -998,12 +976,10 @@ vulnerability_entry (JsonObject *v)
 }
 
 static void
-detect_vulnerabilities (Ctx        *ctx,
-                        JsonObject *base_sec,
-                        JsonObject *sec,
-                        JsonArray  *confirmed_array)
+detect_vulnerabilities (Ctx *ctx, JsonObject *base_sec, JsonObject *sec, JsonArray *confirmed_array)
 {
-  JsonArray *cur_array = tsq_json_get_array (tsq_json_get_object (ctx->current, "security"), "vulnerabilities");
+  JsonArray *cur_array
+    = tsq_json_get_array (tsq_json_get_object (ctx->current, "security"), "vulnerabilities");
   JsonArray *base_array = tsq_json_get_array (base_sec, "vulnerabilities");
   g_autoptr (GHashTable) cur = NULL;
   g_autoptr (GHashTable) base = NULL;
@@ -1046,9 +1022,10 @@ detect_vulnerabilities (Ctx        *ctx,
             continue;
           ev = vulnerability_entry (c);
           copy_member (ev, c, "affected");
-          add_change (ctx, "security.vulnerability_found", advisory, node_null (), node_string (label),
-                      detected_tech ? (int) tsq_json_get_int (detected_tech, "confidence", 100) : 100, ev,
-                      advisory_severity (get_text (c, "severity")));
+          add_change (
+            ctx, "security.vulnerability_found", advisory, node_null (), node_string (label),
+            detected_tech ? (int)tsq_json_get_int (detected_tech, "confidence", 100) : 100, ev,
+            advisory_severity (get_text (c, "severity")));
           json_array_add_object_element (open, vulnerability_entry (c));
         }
       else
@@ -1069,7 +1046,8 @@ detect_vulnerabilities (Ctx        *ctx,
           if (detected_tech != NULL)
             new_label = tech_label (tech, get_text (detected_tech, "version"));
           ev = vulnerability_entry (b);
-          set_string_or_null (ev, "version_new", detected_tech ? get_text (detected_tech, "version") : NULL);
+          set_string_or_null (ev, "version_new",
+                              detected_tech ? get_text (detected_tech, "version") : NULL);
           add_change (ctx, "security.vulnerability_resolved", advisory, node_string (old_label),
                       node_string (new_label), 100, ev, "info");
         }
@@ -1077,19 +1055,17 @@ detect_vulnerabilities (Ctx        *ctx,
   json_object_set_array_member (sec, "vulnerabilities", open);
 }
 
-/* ---------------------------------------------------------------- security headers, cookies, mixed content */
+/* ---------------------------------------------------------------- security headers, cookies, mixed
+ * content */
 
 static const struct
 {
   const char *member;
   const char *header;
 } security_headers[] = {
-  { "hsts", "strict-transport-security" },
-  { "csp", "content-security-policy" },
-  { "x_frame_options", "x-frame-options" },
-  { "x_content_type_options", "x-content-type-options" },
-  { "referrer_policy", "referrer-policy" },
-  { "permissions_policy", "permissions-policy" },
+  { "hsts", "strict-transport-security" },  { "csp", "content-security-policy" },
+  { "x_frame_options", "x-frame-options" }, { "x_content_type_options", "x-content-type-options" },
+  { "referrer_policy", "referrer-policy" }, { "permissions_policy", "permissions-policy" },
 };
 
 /* "HSTS", "csp", "x_frame_options", "X-Frame-Options" -> the lower-case HTTP header name. */
@@ -1122,7 +1098,8 @@ header_presence (JsonObject *result)
   presence = json_object_new ();
   if (sec != NULL)
     {
-      g_autoptr (GHashTable) missing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_autoptr (GHashTable) missing
+        = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       JsonArray *missing_array = tsq_json_get_array (sec, "missing_headers");
       guint len = missing_array ? json_array_get_length (missing_array) : 0;
 
@@ -1154,9 +1131,7 @@ header_presence (JsonObject *result)
 }
 
 static void
-detect_headers (Ctx        *ctx,
-                JsonObject *base_sec,
-                JsonObject *sec)
+detect_headers (Ctx *ctx, JsonObject *base_sec, JsonObject *sec)
 {
   JsonObject *base = tsq_json_get_object (base_sec, "headers");
   JsonObject *cur = header_presence (ctx->current);
@@ -1198,11 +1173,13 @@ detect_headers (Ctx        *ctx,
             value = get_text (cur_headers, header);
           capped = value ? cap_utf8 (value, SUMMARY_MAX, NULL) : NULL;
           set_string_or_null (ev, "value", capped);
-          add_change (ctx, "security.header_added", header, json_node_init_boolean (json_node_alloc (), FALSE),
+          add_change (ctx, "security.header_added", header,
+                      json_node_init_boolean (json_node_alloc (), FALSE),
                       json_node_init_boolean (json_node_alloc (), TRUE), 100, ev, "info");
         }
       else if (was && !is)
-        add_change (ctx, "security.header_removed", header, json_node_init_boolean (json_node_alloc (), TRUE),
+        add_change (ctx, "security.header_removed", header,
+                    json_node_init_boolean (json_node_alloc (), TRUE),
                     json_node_init_boolean (json_node_alloc (), FALSE), 100, NULL, "warning");
     }
   json_object_set_object_member (sec, "headers", cur);
@@ -1233,8 +1210,7 @@ cookie_map (JsonArray *array)
 }
 
 static gboolean
-string_arrays_equal (JsonArray *a,
-                     JsonArray *b)
+string_arrays_equal (JsonArray *a, JsonArray *b)
 {
   guint len = a ? json_array_get_length (a) : 0;
 
@@ -1247,11 +1223,10 @@ string_arrays_equal (JsonArray *a,
 }
 
 static void
-detect_cookies (Ctx        *ctx,
-                JsonObject *base_sec,
-                JsonObject *sec)
+detect_cookies (Ctx *ctx, JsonObject *base_sec, JsonObject *sec)
 {
-  JsonArray *cur_array = tsq_json_get_array (tsq_json_get_object (ctx->current, "security"), "insecure_cookies");
+  JsonArray *cur_array
+    = tsq_json_get_array (tsq_json_get_object (ctx->current, "security"), "insecure_cookies");
   JsonObject *base = tsq_json_get_object (base_sec, "insecure_cookies");
   JsonObject *cur;
   g_autoptr (GHashTable) base_names = g_hash_table_new (g_str_hash, g_str_equal);
@@ -1299,17 +1274,16 @@ detect_cookies (Ctx        *ctx,
         }
       add_change (ctx, "security.cookie_flags_changed", name,
                   old_flags ? node_take_array (deep_copy_array (old_flags)) : node_null (),
-                  new_flags ? node_take_array (deep_copy_array (new_flags)) : node_null (),
-                  100, NULL, lost ? "warning" : "info");
+                  new_flags ? node_take_array (deep_copy_array (new_flags)) : node_null (), 100,
+                  NULL, lost ? "warning" : "info");
     }
 }
 
 static void
-detect_mixed_content (Ctx        *ctx,
-                      JsonObject *base_sec,
-                      JsonObject *sec)
+detect_mixed_content (Ctx *ctx, JsonObject *base_sec, JsonObject *sec)
 {
-  JsonArray *cur_array = tsq_json_get_array (tsq_json_get_object (ctx->current, "security"), "mixed_content");
+  JsonArray *cur_array
+    = tsq_json_get_array (tsq_json_get_object (ctx->current, "security"), "mixed_content");
   JsonArray *base_array = tsq_json_get_array (base_sec, "mixed_content");
   g_autoptr (GHashTable) cur = NULL;
   g_autoptr (GHashTable) base = NULL;
@@ -1351,8 +1325,7 @@ detect_mixed_content (Ctx        *ctx,
 /* ---------------------------------------------------------------- certificate */
 
 static gboolean
-not_after_later (const char *old_na,
-                 const char *new_na)
+not_after_later (const char *old_na, const char *new_na)
 {
   g_autoptr (GDateTime) a = g_date_time_new_from_iso8601 (old_na, NULL);
   g_autoptr (GDateTime) b = g_date_time_new_from_iso8601 (new_na, NULL);
@@ -1374,10 +1347,7 @@ url_host (const char *url)
 }
 
 static void
-detect_certificate (Ctx        *ctx,
-                    JsonObject *base_good,
-                    JsonObject *base_sec,
-                    JsonObject *sec)
+detect_certificate (Ctx *ctx, JsonObject *base_good, JsonObject *base_sec, JsonObject *sec)
 {
   JsonObject *cur_sec = tsq_json_get_object (ctx->current, "security");
   JsonObject *tls = tsq_json_get_object (ctx->current, "tls");
@@ -1385,9 +1355,10 @@ detect_certificate (Ctx        *ctx,
   const char *base_na = get_text (base_sec, "tls_not_after");
   double base_days_d = 0;
   gboolean base_has_days = get_number (base_sec, "tls_days_left", &base_days_d);
-  gint64 base_days = (gint64) base_days_d;
+  gint64 base_days = (gint64)base_days_d;
   gboolean reported = tsq_json_get_boolean (base_sec, "cert_expiring_reported", FALSE);
-  g_autofree char *host = url_host (get_text (ctx->current, "final_url") ? get_text (ctx->current, "final_url") : ctx->url);
+  g_autofree char *host = url_host (
+    get_text (ctx->current, "final_url") ? get_text (ctx->current, "final_url") : ctx->url);
   double days_d;
   gint64 days;
 
@@ -1399,7 +1370,7 @@ detect_certificate (Ctx        *ctx,
       copy_member (sec, base_sec, "cert_expiring_reported");
       return;
     }
-  days = (gint64) floor (days_d);
+  days = (gint64)floor (days_d);
 
   if (base_good != NULL)
     {
@@ -1417,7 +1388,8 @@ detect_certificate (Ctx        *ctx,
           set_string_or_null (ev, "not_after_new", not_after);
           set_string_or_null (ev, "issuer", get_text (tls, "issuer"));
           add_change (ctx, "security.certificate_renewed", host,
-                      base_has_days ? node_int (base_days) : node_null (), node_int (days), 100, ev, "info");
+                      base_has_days ? node_int (base_days) : node_null (), node_int (days), 100, ev,
+                      "info");
           reported = FALSE;
         }
       else if (base_na != NULL && not_after != NULL && strcmp (base_na, not_after) != 0)
@@ -1442,9 +1414,7 @@ detect_certificate (Ctx        *ctx,
 }
 
 static void
-detect_security (Ctx        *ctx,
-                 JsonObject *base_good,
-                 JsonObject *good)
+detect_security (Ctx *ctx, JsonObject *base_good, JsonObject *good)
 {
   JsonObject *base_sec = tsq_json_get_object (base_good, "security");
   JsonObject *sec = json_object_new ();
@@ -1461,8 +1431,7 @@ detect_security (Ctx        *ctx,
 /* ---------------------------------------------------------------- content */
 
 static gboolean
-parse_simhash (const char *hex,
-               guint64    *out)
+parse_simhash (const char *hex, guint64 *out)
 {
   char *end = NULL;
 
@@ -1481,7 +1450,9 @@ content_facts (JsonObject *content)
   set_string_or_null (facts, "hash", get_text (content, "hash"));
   set_string_or_null (facts, "simhash", get_text (content, "simhash"));
   set_string_or_null (facts, "title", tsq_json_get_string (content, "title", NULL));
-  json_object_set_int_member (facts, "text_length", tsq_json_get_int (content, "text_length", text ? (gint64) strlen (text) : 0));
+  json_object_set_int_member (
+    facts, "text_length",
+    tsq_json_get_int (content, "text_length", text ? (gint64)strlen (text) : 0));
   if (text != NULL)
     {
       gboolean truncated;
@@ -1500,10 +1471,7 @@ short_hash (const char *hash)
 }
 
 static void
-detect_content (Ctx        *ctx,
-                JsonObject *base_good,
-                JsonObject *previous,
-                JsonObject *good)
+detect_content (Ctx *ctx, JsonObject *base_good, JsonObject *previous, JsonObject *good)
 {
   JsonObject *cur = tsq_json_get_object (ctx->current, "content");
   JsonObject *base = tsq_json_get_object (base_good, "content");
@@ -1536,10 +1504,11 @@ detect_content (Ctx        *ctx,
       int distance = -1;
       gboolean report;
 
-      if (parse_simhash (get_text (base, "simhash"), &a) && parse_simhash (get_text (cur, "simhash"), &b))
+      if (parse_simhash (get_text (base, "simhash"), &a)
+          && parse_simhash (get_text (cur, "simhash"), &b))
         {
           distance = __builtin_popcountll (a ^ b);
-          similarity = (int) round (100.0 * (64 - distance) / 64.0);
+          similarity = (int)round (100.0 * (64 - distance) / 64.0);
         }
       report = ctx->t.content_min_change <= 0 || distance < 0
                || (64 - distance) / 64.0 < 1.0 - ctx->t.content_min_change;
@@ -1569,8 +1538,10 @@ detect_content (Ctx        *ctx,
           if (old_text != NULL || new_text != NULL)
             diff = tsq_text_diff (old_text, new_text, ctx->t.diff_max_lines);
 
-          json_object_set_member (ev, "similarity", similarity >= 0 ? node_int (similarity) : node_null ());
-          json_object_set_member (ev, "hamming_distance", distance >= 0 ? node_int (distance) : node_null ());
+          json_object_set_member (ev, "similarity",
+                                  similarity >= 0 ? node_int (similarity) : node_null ());
+          json_object_set_member (ev, "hamming_distance",
+                                  distance >= 0 ? node_int (distance) : node_null ());
           set_string_or_null (ev, "diff", diff);
           json_object_set_boolean_member (ev, "diff_partial", partial);
           set_string_or_null (ev, "title_old", old_title);
@@ -1578,11 +1549,14 @@ detect_content (Ctx        *ctx,
           copy_member (ev, base, "text_length");
           if (json_object_has_member (ev, "text_length"))
             {
-              json_object_set_member (ev, "text_length_old", deep_copy (json_object_get_member (ev, "text_length")));
+              json_object_set_member (ev, "text_length_old",
+                                      deep_copy (json_object_get_member (ev, "text_length")));
               json_object_remove_member (ev, "text_length");
             }
-          json_object_set_member (ev, "text_length_new", deep_copy (json_object_get_member (facts, "text_length")));
-          add_change (ctx, "content.changed", ctx->url, node_string (old_short), node_string (new_short),
+          json_object_set_member (ev, "text_length_new",
+                                  deep_copy (json_object_get_member (facts, "text_length")));
+          add_change (ctx, "content.changed", ctx->url, node_string (old_short),
+                      node_string (new_short),
                       similarity < 0 ? 100 : MAX (50, 100 - similarity / 2), ev,
                       similarity >= 0 && similarity < 50 ? "warning" : "info");
         }
@@ -1596,8 +1570,8 @@ detect_content (Ctx        *ctx,
         }
     }
   if (g_strcmp0 (old_title ? old_title : "", new_title ? new_title : "") != 0)
-    add_change (ctx, "content.title_changed", ctx->url, node_string (old_title), node_string (new_title), 100,
-                NULL, "info");
+    add_change (ctx, "content.title_changed", ctx->url, node_string (old_title),
+                node_string (new_title), 100, NULL, "info");
 }
 
 /* ---------------------------------------------------------------- endpoints */
@@ -1616,8 +1590,7 @@ endpoint_key (JsonObject *endpoint)
 
 /* key -> endpoint (borrowed), in input order in *order. */
 static GHashTable *
-endpoint_map (JsonArray *array,
-              GPtrArray *order)
+endpoint_map (JsonArray *array, GPtrArray *order)
 {
   GHashTable *map = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   guint len = array ? json_array_get_length (array) : 0;
@@ -1664,9 +1637,7 @@ endpoint_evidence (JsonObject *endpoint)
 }
 
 static void
-detect_endpoints (Ctx        *ctx,
-                  JsonObject *base_good,
-                  JsonObject *good)
+detect_endpoints (Ctx *ctx, JsonObject *base_good, JsonObject *good)
 {
   JsonArray *cur_array = tsq_json_get_array (ctx->current, "endpoints");
   JsonArray *base_array = tsq_json_get_array (base_good, "endpoints");
@@ -1690,8 +1661,8 @@ detect_endpoints (Ctx        *ctx,
 
       json_array_add_object_element (stored, endpoint_entry (c));
       if (base_array != NULL && !g_hash_table_contains (base, cur_order->pdata[i]))
-        add_change (ctx, "endpoint.added", get_text (c, "url"), node_null (), node_string (get_text (c, "kind")),
-                    100, endpoint_evidence (c), "info");
+        add_change (ctx, "endpoint.added", get_text (c, "url"), node_null (),
+                    node_string (get_text (c, "kind")), 100, endpoint_evidence (c), "info");
     }
   for (guint i = 0; i < base_order->len; i++)
     {
@@ -1704,8 +1675,9 @@ detect_endpoints (Ctx        *ctx,
       if (ctx->incomplete)
         json_array_add_object_element (stored, endpoint_entry (b));
       else
-        add_change (ctx, "endpoint.removed", get_text (b, "url"), node_string (get_text (b, "kind")), node_null (),
-                    100, endpoint_evidence (b), "info");
+        add_change (ctx, "endpoint.removed", get_text (b, "url"),
+                    node_string (get_text (b, "kind")), node_null (), 100, endpoint_evidence (b),
+                    "info");
     }
   json_object_set_array_member (good, "endpoints", stored);
 }
@@ -1715,22 +1687,15 @@ detect_endpoints (Ctx        *ctx,
 static const struct
 {
   const char *name;
-  gboolean    bytes;
+  gboolean bytes;
 } complexity_metrics[] = {
-  { "dom_nodes", FALSE },
-  { "max_depth", FALSE },
-  { "scripts_external", FALSE },
-  { "scripts_inline", FALSE },
-  { "stylesheets", FALSE },
-  { "third_party_domains", FALSE },
-  { "inline_script_bytes", TRUE },
-  { "page_weight_bytes", TRUE },
+  { "dom_nodes", FALSE },          { "max_depth", FALSE },        { "scripts_external", FALSE },
+  { "scripts_inline", FALSE },     { "stylesheets", FALSE },      { "third_party_domains", FALSE },
+  { "inline_script_bytes", TRUE }, { "page_weight_bytes", TRUE },
 };
 
 static void
-domain_delta (JsonObject *ev,
-              JsonArray  *old_list,
-              JsonArray  *new_list)
+domain_delta (JsonObject *ev, JsonArray *old_list, JsonArray *new_list)
 {
   g_autoptr (GHashTable) old_set = string_set (old_list, LIST_MAX);
   g_autoptr (GHashTable) new_set = string_set (new_list, LIST_MAX);
@@ -1752,9 +1717,7 @@ domain_delta (JsonObject *ev,
 }
 
 static void
-detect_complexity (Ctx        *ctx,
-                   JsonObject *base_good,
-                   JsonObject *good)
+detect_complexity (Ctx *ctx, JsonObject *base_good, JsonObject *good)
 {
   JsonObject *cur = tsq_json_get_object (ctx->current, "complexity");
   JsonObject *base = tsq_json_get_object (base_good, "complexity");
@@ -1784,22 +1747,26 @@ detect_complexity (Ctx        *ctx,
       if (has_old)
         {
           double delta = new_v - old_v;
-          double min_abs = complexity_metrics[i].bytes ? ctx->t.complexity_min_bytes : ctx->t.complexity_min_abs;
-          gboolean beyond = old_v == 0 ? delta != 0 : fabs (delta) > ctx->t.complexity_relative * fabs (old_v);
+          double min_abs
+            = complexity_metrics[i].bytes ? ctx->t.complexity_min_bytes : ctx->t.complexity_min_abs;
+          gboolean beyond
+            = old_v == 0 ? delta != 0 : fabs (delta) > ctx->t.complexity_relative * fabs (old_v);
 
           if (beyond && fabs (delta) >= min_abs)
             {
               JsonObject *ev = json_object_new ();
 
               json_object_set_member (ev, "relative_change",
-                                      old_v != 0 ? node_double (round (delta / fabs (old_v) * 1000) / 1000) : node_null ());
+                                      old_v != 0
+                                        ? node_double (round (delta / fabs (old_v) * 1000) / 1000)
+                                        : node_null ());
               json_object_set_double_member (ev, "threshold_relative", ctx->t.complexity_relative);
               json_object_set_double_member (ev, "threshold_absolute", min_abs);
               if (is_domains)
                 domain_delta (ev, tsq_json_get_array (base, "third_party_domain_list"),
                               tsq_json_get_array (cur, "third_party_domain_list"));
-              add_change (ctx, "complexity.changed", name, node_int ((gint64) old_v), node_int ((gint64) new_v),
-                          100, ev, "info");
+              add_change (ctx, "complexity.changed", name, node_int ((gint64)old_v),
+                          node_int ((gint64)new_v), 100, ev, "info");
             }
           else
             {
@@ -1819,7 +1786,8 @@ detect_complexity (Ctx        *ctx,
             {
               g_autoptr (GHashTable) set = string_set (list, LIST_MAX);
 
-              json_object_set_array_member (ref, "third_party_domain_list", sorted_string_array (set));
+              json_object_set_array_member (ref, "third_party_domain_list",
+                                            sorted_string_array (set));
             }
         }
     }
@@ -1829,11 +1797,11 @@ detect_complexity (Ctx        *ctx,
 /* ---------------------------------------------------------------- driver */
 
 static JsonObject *
-process (JsonObject                *state,
-         JsonObject                *current,
-         JsonObject                *previous,
+process (JsonObject *state,
+         JsonObject *current,
+         JsonObject *previous,
          const TsqChangeThresholds *t,
-         JsonArray                 *changes)
+         JsonArray *changes)
 {
   JsonObject *out = json_object_new ();
   JsonObject *base_good = tsq_json_get_object (state, "last_good");
@@ -1848,12 +1816,14 @@ process (JsonObject                *state,
 
   json_object_set_int_member (out, "version", TSQ_CHANGE_STATE_VERSION);
   json_object_set_int_member (out, "scans", tsq_json_get_int (state, "scans", 0) + 1);
-  json_object_set_int_member (out, "good_scans", tsq_json_get_int (state, "good_scans", 0) + (good ? 1 : 0));
+  json_object_set_int_member (out, "good_scans",
+                              tsq_json_get_int (state, "good_scans", 0) + (good ? 1 : 0));
   set_string_or_null (out, "last_scanned_at", get_text (current, "scanned_at"));
 
-  json_object_set_object_member (out, "availability",
-                                 detect_availability (&ctx, tsq_json_get_object (state, "availability")));
-  json_object_set_object_member (out, "perf", detect_performance (&ctx, tsq_json_get_object (state, "perf"), good));
+  json_object_set_object_member (
+    out, "availability", detect_availability (&ctx, tsq_json_get_object (state, "availability")));
+  json_object_set_object_member (
+    out, "perf", detect_performance (&ctx, tsq_json_get_object (state, "perf"), good));
 
   if (good)
     {
@@ -1898,11 +1868,11 @@ state_is_usable (JsonObject *state)
 }
 
 JsonArray *
-tsq_detect_changes (JsonObject                *previous,
-                    JsonObject                *current,
-                    JsonObject                *state,
+tsq_detect_changes (JsonObject *previous,
+                    JsonObject *current,
+                    JsonObject *state,
                     const TsqChangeThresholds *t,
-                    JsonObject               **state_out)
+                    JsonObject **state_out)
 {
   TsqChangeThresholds th;
   JsonArray *changes = json_array_new ();
@@ -1920,7 +1890,8 @@ tsq_detect_changes (JsonObject                *previous,
     base_state = state;
   else if (previous != NULL)
     {
-      /* No (usable) state: the previous result is the baseline, as if it had been the first scan. */
+      /* No (usable) state: the previous result is the baseline, as if it had been the first scan.
+       */
       g_autoptr (JsonArray) scratch = json_array_new ();
 
       seeded = process (NULL, previous, NULL, &th, scratch);

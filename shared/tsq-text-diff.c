@@ -38,7 +38,7 @@ typedef enum
 typedef struct
 {
   OpKind kind;
-  guint  idx; /* index into the old units (EQ, DEL) or the new units (INS) */
+  guint idx; /* index into the old units (EQ, DEL) or the new units (INS) */
 } Op;
 
 static gboolean
@@ -48,9 +48,7 @@ is_space (char c)
 }
 
 static void
-add_trimmed (GPtrArray  *units,
-             const char *s,
-             gsize       len)
+add_trimmed (GPtrArray *units, const char *s, gsize len)
 {
   while (len > 0 && is_space (*s))
     {
@@ -65,19 +63,15 @@ add_trimmed (GPtrArray  *units,
 
 /* Moves a cut position back to a UTF-8 character start so that no unit holds half a character. */
 static gsize
-utf8_boundary (const char *s,
-               gsize       start,
-               gsize       pos)
+utf8_boundary (const char *s, gsize start, gsize pos)
 {
-  while (pos > start + 1 && ((guchar) s[pos] & 0xC0) == 0x80)
+  while (pos > start + 1 && ((guchar)s[pos] & 0xC0) == 0x80)
     pos--;
   return pos;
 }
 
 static void
-add_chunked (GPtrArray  *units,
-             const char *s,
-             gsize       len)
+add_chunked (GPtrArray *units, const char *s, gsize len)
 {
   gsize cs = 0;
   gsize i = 0;
@@ -93,8 +87,7 @@ add_chunked (GPtrArray  *units,
     {
       if (is_space (s[i]))
         {
-          if (i > word_start
-              && ((i - cs >= MIN_CHUNK && (h & 7) == 0) || i - cs >= MAX_CHUNK))
+          if (i > word_start && ((i - cs >= MIN_CHUNK && (h & 7) == 0) || i - cs >= MAX_CHUNK))
             {
               add_trimmed (units, s + cs, i - cs);
               cs = i + 1;
@@ -104,7 +97,7 @@ add_chunked (GPtrArray  *units,
           i++;
           continue;
         }
-      h = h * 33 + (guchar) s[i];
+      h = h * 33 + (guchar)s[i];
       i++;
       if (i - cs >= HARD_CHUNK && i < len)
         {
@@ -122,9 +115,7 @@ add_chunked (GPtrArray  *units,
 }
 
 static gsize
-sentence_end (const char *s,
-              gsize       len,
-              gsize       i)
+sentence_end (const char *s, gsize len, gsize i)
 {
   /* Returns the length of the terminator at i ("." "!" "?" followed by a space or the end, or
    * an ideographic full stop / fullwidth ! ?), 0 if none. */
@@ -132,18 +123,16 @@ sentence_end (const char *s,
 
   if ((c == '.' || c == '!' || c == '?') && (i + 1 == len || is_space (s[i + 1])))
     return 1;
-  if (i + 2 < len && (guchar) s[i] == 0xE3 && (guchar) s[i + 1] == 0x80 && (guchar) s[i + 2] == 0x82)
+  if (i + 2 < len && (guchar)s[i] == 0xE3 && (guchar)s[i + 1] == 0x80 && (guchar)s[i + 2] == 0x82)
     return 3; /* U+3002 */
-  if (i + 2 < len && (guchar) s[i] == 0xEF && (guchar) s[i + 1] == 0xBC
-      && ((guchar) s[i + 2] == 0x81 || (guchar) s[i + 2] == 0x9F))
+  if (i + 2 < len && (guchar)s[i] == 0xEF && (guchar)s[i + 1] == 0xBC
+      && ((guchar)s[i + 2] == 0x81 || (guchar)s[i + 2] == 0x9F))
     return 3; /* U+FF01, U+FF1F */
   return 0;
 }
 
 static void
-add_sentences (GPtrArray  *units,
-               const char *s,
-               gsize       len)
+add_sentences (GPtrArray *units, const char *s, gsize len)
 {
   gsize start = 0;
   gsize i = 0;
@@ -174,7 +163,7 @@ split_units (const char *text)
   while (p != NULL && *p != '\0')
     {
       const char *nl = strchr (p, '\n');
-      gsize len = nl ? (gsize) (nl - p) : strlen (p);
+      gsize len = nl ? (gsize)(nl - p) : strlen (p);
 
       if (len <= LONG_LINE)
         add_trimmed (units, p, len);
@@ -186,8 +175,7 @@ split_units (const char *text)
 }
 
 static guint *
-intern_units (GPtrArray  *units,
-              GHashTable *ids)
+intern_units (GPtrArray *units, GHashTable *ids)
 {
   guint *out = g_new (guint, units->len + 1);
 
@@ -206,11 +194,9 @@ intern_units (GPtrArray  *units,
 }
 
 static void
-push_op (GArray *ops,
-         OpKind  kind,
-         gsize   idx)
+push_op (GArray *ops, OpKind kind, gsize idx)
 {
-  Op op = { kind, (guint) idx };
+  Op op = { kind, (guint)idx };
 
   g_array_append_val (ops, op);
 }
@@ -221,12 +207,7 @@ push_op (GArray *ops,
  * backtrack share this function so they always agree.  Returns the x reached before the snake,
  * or -1 when the diagonal is unreachable. */
 static gssize
-pick (const gint32 *prev,
-      gssize        k,
-      gssize        d,
-      gssize        n,
-      gssize        m,
-      gboolean     *insert)
+pick (const gint32 *prev, gssize k, gssize d, gssize n, gssize m, gboolean *insert)
 {
   gboolean can_ins = k + 1 <= d - 1 && prev[k + 1] >= 0 && prev[k + 1] - k <= m;
   gboolean can_del = k - 1 >= -(d - 1) && prev[k - 1] >= 0 && prev[k - 1] + 1 <= n;
@@ -248,13 +229,8 @@ pick (const gint32 *prev,
  * the edit script of a[0..n) -> b[0..m) to ops in REVERSE order with indices relative to a and b.
  * Returns FALSE (ops untouched) when D would exceed max_d or the work max_work. */
 static gboolean
-myers (const guint *a,
-       gssize       n,
-       const guint *b,
-       gssize       m,
-       gssize       max_d,
-       gsize        max_work,
-       GArray      *ops)
+myers (
+  const guint *a, gssize n, const guint *b, gssize m, gssize max_d, gsize max_work, GArray *ops)
 {
   g_autofree gint32 *trace = NULL;
   gssize d;
@@ -268,7 +244,7 @@ myers (const guint *a,
     return FALSE;
   max_d = MIN (max_d, n + m);
   /* Row d holds diagonals -d..d at trace + d*d + d. */
-  trace = g_new (gint32, (gsize) (max_d + 1) * (gsize) (max_d + 1));
+  trace = g_new (gint32, (gsize)(max_d + 1) * (gsize)(max_d + 1));
 
   for (d = 0; d <= max_d && found < 0; d++)
     {
@@ -291,11 +267,11 @@ myers (const guint *a,
               y++;
               work++;
             }
-          row[k] = (gint32) x;
+          row[k] = (gint32)x;
           if (x == n && y == m)
             found = d;
         }
-      work += (gsize) d + 1;
+      work += (gsize)d + 1;
       if (found < 0 && work > max_work)
         return FALSE;
     }
@@ -349,12 +325,7 @@ myers (const guint *a,
  * have as often, then the converse), in order; when that finds nothing (a permutation), the whole
  * middle as replaced.  Coarse, but linear and never empty for different middles. */
 static void
-coarse_diff (const guint *a,
-             gsize        n,
-             const guint *b,
-             gsize        m,
-             gsize        offset,
-             GArray      *ops)
+coarse_diff (const guint *a, gsize n, const guint *b, gsize m, gsize offset, GArray *ops)
 {
   g_autoptr (GHashTable) count_a = g_hash_table_new (NULL, NULL);
   g_autoptr (GHashTable) count_b = g_hash_table_new (NULL, NULL);
@@ -362,11 +333,15 @@ coarse_diff (const guint *a,
   gboolean changed = FALSE;
 
   for (gsize i = 0; i < n; i++)
-    g_hash_table_insert (count_a, GUINT_TO_POINTER (a[i]),
-                         GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (count_a, GUINT_TO_POINTER (a[i]))) + 1));
+    g_hash_table_insert (
+      count_a, GUINT_TO_POINTER (a[i]),
+      GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (count_a, GUINT_TO_POINTER (a[i])))
+                        + 1));
   for (gsize j = 0; j < m; j++)
-    g_hash_table_insert (count_b, GUINT_TO_POINTER (b[j]),
-                         GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (count_b, GUINT_TO_POINTER (b[j]))) + 1));
+    g_hash_table_insert (
+      count_b, GUINT_TO_POINTER (b[j]),
+      GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (count_b, GUINT_TO_POINTER (b[j])))
+                        + 1));
   for (gsize i = 0; i < n; i++)
     {
       guint left = GPOINTER_TO_UINT (g_hash_table_lookup (count_b, GUINT_TO_POINTER (a[i])));
@@ -399,30 +374,25 @@ coarse_diff (const guint *a,
 }
 
 static void
-append_unit (GString    *out,
-             char        prefix,
-             const char *unit)
+append_unit (GString *out, char prefix, const char *unit)
 {
   gsize len = strlen (unit);
 
   g_string_append_c (out, prefix);
   if (len <= TSQ_TEXT_DIFF_LINE_MAX)
-    g_string_append_len (out, unit, (gssize) len);
+    g_string_append_len (out, unit, (gssize)len);
   else
     {
       gsize cut = utf8_boundary (unit, 0, TSQ_TEXT_DIFF_LINE_MAX);
 
-      g_string_append_len (out, unit, (gssize) cut);
+      g_string_append_len (out, unit, (gssize)cut);
       g_string_append (out, "...");
     }
   g_string_append_c (out, '\n');
 }
 
 static char *
-render (GArray    *ops,
-        GPtrArray *old_units,
-        GPtrArray *new_units,
-        guint      max_lines)
+render (GArray *ops, GPtrArray *old_units, GPtrArray *new_units, guint max_lines)
 {
   g_autoptr (GString) out = g_string_new (NULL);
   guint total = 0;
@@ -470,9 +440,7 @@ render (GArray    *ops,
 }
 
 char *
-tsq_text_diff (const char *old_text,
-               const char *new_text,
-               guint       max_lines)
+tsq_text_diff (const char *old_text, const char *new_text, guint max_lines)
 {
   g_autoptr (GPtrArray) old_units = NULL;
   g_autoptr (GPtrArray) new_units = NULL;
@@ -515,14 +483,14 @@ tsq_text_diff (const char *old_text,
     gsize mn = n - pre - suf;
     gsize mm = m - pre - suf;
 
-    if (myers (a + pre, (gssize) mn, b + pre, (gssize) mm, MAX_D, MAX_WORK, mid))
+    if (myers (a + pre, (gssize)mn, b + pre, (gssize)mm, MAX_D, MAX_WORK, mid))
       {
         /* mid is reversed and relative to the middle. */
         for (guint i = mid->len; i > 0; i--)
           {
             Op op = g_array_index (mid, Op, i - 1);
 
-            op.idx += (guint) pre;
+            op.idx += (guint)pre;
             g_array_append_val (ops, op);
           }
       }

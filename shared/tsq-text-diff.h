@@ -21,8 +21,6 @@ G_BEGIN_DECLS
  * Within a run of changes the removed units come first, then the added ones.  NULL inputs count as
  * empty texts.  Returns NULL when the texts have no unit-level difference (equal, or differing in
  * whitespace only).  Thread-safe (no shared state). */
-char *tsq_text_diff (const char *old_text,
-                     const char *new_text,
-                     guint       max_lines);
+char *tsq_text_diff (const char *old_text, const char *new_text, guint max_lines);
 
 G_END_DECLS

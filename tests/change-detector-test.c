@@ -5,9 +5,9 @@
 
 #include <string.h>
 
-#define DEFAULT_TEXT                                                                              \
-  "Welcome to the Example Shop. We sell handmade furniture since 1998. "                          \
-  "Free delivery on orders above 50 euros. Our workshop is open Monday to Friday. "               \
+#define DEFAULT_TEXT                                                                               \
+  "Welcome to the Example Shop. We sell handmade furniture since 1998. "                           \
+  "Free delivery on orders above 50 euros. Our workshop is open Monday to Friday. "                \
   "Contact us for custom designs. Every piece is made from local oak and walnut."
 
 /* ---------------------------------------------------------------- result builders */
@@ -26,7 +26,7 @@ test_simhash (const char *text)
       if (words[w][0] == '\0')
         continue;
       for (const char *p = words[w]; *p; p++)
-        h = (h ^ (guchar) *p) * 1099511628211ULL;
+        h = (h ^ (guchar)*p) * 1099511628211ULL;
       for (int i = 0; i < 64; i++)
         v[i] += (h >> i) & 1 ? 1 : -1;
     }
@@ -37,9 +37,7 @@ test_simhash (const char *text)
 }
 
 static void
-set_content (JsonObject *r,
-             const char *title,
-             const char *text)
+set_content (JsonObject *r, const char *title, const char *text)
 {
   JsonObject *c = json_object_new ();
   g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, text, -1);
@@ -54,10 +52,7 @@ set_content (JsonObject *r,
 }
 
 static JsonObject *
-tech_object (const char *name,
-             const char *version,
-             int         confidence,
-             const char *category)
+tech_object (const char *name, const char *version, int confidence, const char *category)
 {
   JsonObject *t = json_object_new ();
   JsonArray *cats = json_array_new ();
@@ -74,13 +69,13 @@ tech_object (const char *name,
 }
 
 static void
-remove_tech (JsonObject *r,
-             const char *name)
+remove_tech (JsonObject *r, const char *name)
 {
   JsonArray *techs = tsq_json_get_array (r, "technologies");
 
   for (guint i = 0; i < json_array_get_length (techs); i++)
-    if (g_str_equal (tsq_json_get_string (json_array_get_object_element (techs, i), "name", ""), name))
+    if (g_str_equal (tsq_json_get_string (json_array_get_object_element (techs, i), "name", ""),
+                     name))
       {
         json_array_remove_element (techs, i);
         return;
@@ -88,11 +83,8 @@ remove_tech (JsonObject *r,
 }
 
 static void
-set_tech (JsonObject *r,
-          const char *name,
-          const char *version,
-          int         confidence,
-          const char *category)
+set_tech (
+  JsonObject *r, const char *name, const char *version, int confidence, const char *category)
 {
   JsonArray *techs = tsq_json_get_array (r, "technologies");
 
@@ -101,9 +93,7 @@ set_tech (JsonObject *r,
 }
 
 static void
-set_timings (JsonObject *r,
-             double      ttfb,
-             double      total)
+set_timings (JsonObject *r, double ttfb, double total)
 {
   JsonObject *t = tsq_json_get_object (r, "timings");
 
@@ -112,9 +102,7 @@ set_timings (JsonObject *r,
 }
 
 static void
-set_security_header (JsonObject *r,
-                     const char *member,
-                     const char *value)
+set_security_header (JsonObject *r, const char *member, const char *value)
 {
   JsonObject *sec = tsq_json_get_object (r, "security");
   JsonArray *missing = tsq_json_get_array (sec, "missing_headers");
@@ -130,9 +118,7 @@ set_security_header (JsonObject *r,
 }
 
 static void
-set_tls (JsonObject *r,
-         int         days_left,
-         const char *not_after)
+set_tls (JsonObject *r, int days_left, const char *not_after)
 {
   JsonObject *tls = tsq_json_get_object (r, "tls");
 
@@ -142,11 +128,8 @@ set_tls (JsonObject *r,
 }
 
 static void
-add_vulnerability (JsonObject *r,
-                   const char *tech,
-                   const char *version,
-                   const char *advisory,
-                   const char *severity)
+add_vulnerability (
+  JsonObject *r, const char *tech, const char *version, const char *advisory, const char *severity)
 {
   JsonArray *vulns = tsq_json_get_array (tsq_json_get_object (r, "security"), "vulnerabilities");
   JsonObject *v = json_object_new ();
@@ -161,10 +144,7 @@ add_vulnerability (JsonObject *r,
 }
 
 static void
-add_endpoint (JsonObject *r,
-              const char *url,
-              const char *kind,
-              const char *method)
+add_endpoint (JsonObject *r, const char *url, const char *kind, const char *method)
 {
   JsonObject *e = json_object_new ();
 
@@ -176,9 +156,7 @@ add_endpoint (JsonObject *r,
 }
 
 static void
-set_complexity (JsonObject *r,
-                const char *metric,
-                gint64      value)
+set_complexity (JsonObject *r, const char *metric, gint64 value)
 {
   json_object_set_int_member (tsq_json_get_object (r, "complexity"), metric, value);
 }
@@ -191,11 +169,14 @@ make_result (void)
   g_autoptr (JsonNode) node = tsq_json_from_string (
     "{\"url\":\"https://shop.example/\",\"final_url\":\"https://shop.example/\","
     "\"scanned_at\":\"2024-05-01T10:00:00Z\",\"status\":200,\"redirects\":[],"
-    "\"timings\":{\"dns_ms\":5,\"connect_ms\":10,\"tls_ms\":20,\"ttfb_ms\":100,\"download_ms\":50,\"total_ms\":300},"
-    "\"size\":{\"bytes\":50000,\"decoded_bytes\":150000,\"header_bytes\":600,\"resources_bytes\":700000,\"truncated\":false},"
+    "\"timings\":{\"dns_ms\":5,\"connect_ms\":10,\"tls_ms\":20,\"ttfb_ms\":100,\"download_ms\":50,"
+    "\"total_ms\":300},"
+    "\"size\":{\"bytes\":50000,\"decoded_bytes\":150000,\"header_bytes\":600,\"resources_bytes\":"
+    "700000,\"truncated\":false},"
     "\"content_type\":\"text/html; charset=utf-8\","
     "\"headers\":{\"server\":\"nginx\",\"content-security-policy\":\"default-src 'self'\"},"
-    "\"tls\":{\"subject\":\"CN=shop.example\",\"issuer\":\"R3\",\"not_before\":\"2024-04-01T00:00:00Z\","
+    "\"tls\":{\"subject\":\"CN=shop.example\",\"issuer\":\"R3\",\"not_before\":\"2024-04-01T00:00:"
+    "00Z\","
     "\"not_after\":\"2024-06-30T00:00:00Z\",\"days_left\":60},"
     "\"technologies\":[],"
     "\"security\":{\"https\":true,\"hsts\":\"max-age=31536000\",\"csp\":\"default-src 'self'\","
@@ -203,11 +184,14 @@ make_result (void)
     "\"permissions_policy\":null,\"missing_headers\":[\"referrer-policy\",\"permissions-policy\"],"
     "\"insecure_cookies\":[],\"tls_days_left\":60,\"mixed_content\":[],\"vulnerabilities\":[]},"
     "\"endpoints\":[],"
-    "\"complexity\":{\"dom_nodes\":1000,\"max_depth\":12,\"scripts_external\":8,\"scripts_inline\":4,"
+    "\"complexity\":{\"dom_nodes\":1000,\"max_depth\":12,\"scripts_external\":8,\"scripts_inline\":"
+    "4,"
     "\"inline_script_bytes\":20000,\"stylesheets\":3,\"third_party_domains\":4,"
-    "\"third_party_domain_list\":[\"cdn.a.example\",\"fonts.b.example\",\"stats.c.example\",\"x.d.example\"],"
+    "\"third_party_domain_list\":[\"cdn.a.example\",\"fonts.b.example\",\"stats.c.example\",\"x.d."
+    "example\"],"
     "\"page_weight_bytes\":800000},"
-    "\"resources\":{\"fetched\":10,\"not_modified\":0,\"cached\":0,\"failed\":0,\"skipped\":0,\"bytes\":700000}}",
+    "\"resources\":{\"fetched\":10,\"not_modified\":0,\"cached\":0,\"failed\":0,\"skipped\":0,"
+    "\"bytes\":700000}}",
     &error);
   /* tsq_json_from_string parses immutably: rebuild a mutable copy for the builders. */
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -250,8 +234,8 @@ make_error_result (const char *kind)
 
 typedef struct
 {
-  JsonObject         *previous;
-  JsonObject         *state;
+  JsonObject *previous;
+  JsonObject *state;
   TsqChangeThresholds t;
 } Monitor;
 
@@ -284,8 +268,7 @@ roundtrip (JsonObject *object)
 
 /* Runs one scan: takes ownership of `result`; returns the changes (owned by the caller). */
 static JsonArray *
-monitor_scan (Monitor    *m,
-              JsonObject *result)
+monitor_scan (Monitor *m, JsonObject *result)
 {
   g_autoptr (JsonObject) current = roundtrip (result);
   JsonObject *state_out = NULL;
@@ -323,8 +306,7 @@ monitor_scan (Monitor    *m,
 
 /* Runs a scan and asserts that it yields no change at all. */
 static void
-monitor_scan_quiet (Monitor    *m,
-                    JsonObject *result)
+monitor_scan_quiet (Monitor *m, JsonObject *result)
 {
   g_autoptr (JsonArray) changes = monitor_scan (m, result);
 
@@ -338,21 +320,20 @@ monitor_scan_quiet (Monitor    *m,
 }
 
 static guint
-count_type (JsonArray  *changes,
-            const char *type)
+count_type (JsonArray *changes, const char *type)
 {
   guint n = 0;
 
   for (guint i = 0; i < json_array_get_length (changes); i++)
-    if (g_str_equal (tsq_json_get_string (json_array_get_object_element (changes, i), "type", ""), type))
+    if (g_str_equal (tsq_json_get_string (json_array_get_object_element (changes, i), "type", ""),
+                     type))
       n++;
   return n;
 }
 
 /* The only change of the array, which must be of `type`. */
 static JsonObject *
-only_change (JsonArray  *changes,
-             const char *type)
+only_change (JsonArray *changes, const char *type)
 {
   JsonObject *c;
 
@@ -369,9 +350,7 @@ only_change (JsonArray  *changes,
 }
 
 static JsonObject *
-find_change (JsonArray  *changes,
-             const char *type,
-             const char *subject)
+find_change (JsonArray *changes, const char *type, const char *subject)
 {
   for (guint i = 0; i < json_array_get_length (changes); i++)
     {
@@ -508,7 +487,8 @@ test_low_confidence_flicker (void)
   added = monitor_scan (&m, r);
   c = only_change (added, "technology.added");
   g_assert_cmpint (tsq_json_get_int (c, "confidence", 0), ==, 25);
-  g_assert_cmpint (tsq_json_get_int (tsq_json_get_object (c, "evidence"), "confirmed_after_scans", 0), ==, 2);
+  g_assert_cmpint (
+    tsq_json_get_int (tsq_json_get_object (c, "evidence"), "confirmed_after_scans", 0), ==, 2);
   r = make_result ();
   set_tech (r, "Maybe CMS", NULL, 25, "CMS");
   monitor_scan_quiet (&m, r);
@@ -574,15 +554,16 @@ test_header_removed_added (void)
   g_assert_cmpuint (json_array_get_length (added), ==, 2);
   c = find_change (added, "security.header_added", "referrer-policy");
   g_assert_nonnull (c);
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "value", NULL), ==, "no-referrer");
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "value", NULL), ==,
+                   "no-referrer");
   g_assert_nonnull (find_change (added, "security.header_added", "content-security-policy"));
 
   /* Header absent as a member, named only in missing_headers with the member spelling. */
   r = make_result ();
   set_security_header (r, "referrer_policy", "no-referrer");
   json_object_remove_member (tsq_json_get_object (r, "security"), "x_frame_options");
-  json_array_add_string_element (tsq_json_get_array (tsq_json_get_object (r, "security"), "missing_headers"),
-                                 "x_frame_options");
+  json_array_add_string_element (
+    tsq_json_get_array (tsq_json_get_object (r, "security"), "missing_headers"), "x_frame_options");
   member_form = monitor_scan (&m, r);
   c = only_change (member_form, "security.header_removed");
   g_assert_cmpstr (tsq_json_get_string (c, "subject", NULL), ==, "x-frame-options");
@@ -635,7 +616,8 @@ test_performance (void)
   monitor_scan_quiet (&m, result_with_ttfb (100));
   monitor_scan_quiet (&m, result_with_ttfb (440));
   /* The baseline was not poisoned by the slow samples. */
-  samples = tsq_json_get_array (tsq_json_get_object (tsq_json_get_object (m.state, "perf"), "ttfb_ms"), "samples");
+  samples = tsq_json_get_array (
+    tsq_json_get_object (tsq_json_get_object (m.state, "perf"), "ttfb_ms"), "samples");
   for (guint i = 0; i < json_array_get_length (samples); i++)
     g_assert_cmpfloat (json_array_get_double_element (samples, i), <, 200);
   /* Recovery: k normal scans give one improved. */
@@ -689,9 +671,10 @@ test_performance_thresholds (void)
 
     only_change (down, "availability.down");
   }
-  g_assert_cmpuint (json_array_get_length (tsq_json_get_array (
-                      tsq_json_get_object (tsq_json_get_object (m.state, "perf"), "ttfb_ms"), "samples")),
-                    ==, 2);
+  g_assert_cmpuint (
+    json_array_get_length (tsq_json_get_array (
+      tsq_json_get_object (tsq_json_get_object (m.state, "perf"), "ttfb_ms"), "samples")),
+    ==, 2);
   monitor_clear (&m);
 }
 
@@ -705,7 +688,8 @@ test_content_noise (void)
   monitor_scan_quiet (&m, make_result ());
   /* Same normalized text (same hash): headers, size and timing noise are not content changes. */
   r = make_result ();
-  json_object_set_string_member (tsq_json_get_object (r, "headers"), "date", "Thu, 02 May 2024 10:00:00 GMT");
+  json_object_set_string_member (tsq_json_get_object (r, "headers"), "date",
+                                 "Thu, 02 May 2024 10:00:00 GMT");
   json_object_set_int_member (tsq_json_get_object (r, "size"), "bytes", 50123);
   monitor_scan_quiet (&m, r);
   monitor_clear (&m);
@@ -722,9 +706,10 @@ test_content_changed (void)
   g_autoptr (JsonArray) changed = NULL;
   g_autoptr (JsonArray) titled = NULL;
   g_autofree char *new_hash = NULL;
-  const char *new_text = "Welcome to the Example Shop. We sell handmade furniture since 1998. "
-                         "Free delivery on orders above 80 euros. Our workshop is open Monday to Friday. "
-                         "Contact us for custom designs. Every piece is made from local oak and walnut.";
+  const char *new_text
+    = "Welcome to the Example Shop. We sell handmade furniture since 1998. "
+      "Free delivery on orders above 80 euros. Our workshop is open Monday to Friday. "
+      "Contact us for custom designs. Every piece is made from local oak and walnut.";
 
   monitor_init (&m);
   monitor_scan_quiet (&m, make_result ());
@@ -768,11 +753,13 @@ test_content_threshold_keeps_reference (void)
   set_content (r, "Example Shop", DEFAULT_TEXT " One more sentence.");
   monitor_scan_quiet (&m, r);
   /* The reference stays the last reported content. */
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (tsq_json_get_object (m.state, "last_good"), "content"),
-                                        "hash", NULL),
-                   ==, old_hash);
+  g_assert_cmpstr (
+    tsq_json_get_string (
+      tsq_json_get_object (tsq_json_get_object (m.state, "last_good"), "content"), "hash", NULL),
+    ==, old_hash);
   r = make_result ();
-  set_content (r, "Example Shop", "Completely different page about gardening tools and seeds for spring planting");
+  set_content (r, "Example Shop",
+               "Completely different page about gardening tools and seeds for spring planting");
   changed = monitor_scan (&m, r);
   only_change (changed, "content.changed");
   monitor_clear (&m);
@@ -804,7 +791,8 @@ test_outage (void)
   c = only_change (up, "availability.up");
   g_assert_cmpstr (tsq_json_get_string (c, "old", NULL), ==, "connection_refused");
   g_assert_cmpint (tsq_json_get_int (c, "new", 0), ==, 200);
-  g_assert_cmpint (tsq_json_get_int (tsq_json_get_object (c, "evidence"), "failed_scans", 0), ==, 2);
+  g_assert_cmpint (tsq_json_get_int (tsq_json_get_object (c, "evidence"), "failed_scans", 0), ==,
+                   2);
 
   /* 5xx without error is down too; the next good scan compares with the last good one (its
    * text kept in the state gives the diff although previous is the 503 page). */
@@ -865,7 +853,8 @@ test_status_and_redirect (void)
   redirected = monitor_scan (&m, r);
   c = only_change (redirected, "redirect.changed");
   g_assert_cmpstr (tsq_json_get_string (c, "old", NULL), ==, "https://shop.example/");
-  g_assert_cmpstr (tsq_json_get_string (c, "new", NULL), ==, "https://www.shop.example/?session=123");
+  g_assert_cmpstr (tsq_json_get_string (c, "new", NULL), ==,
+                   "https://www.shop.example/?session=123");
   /* Another session id in the target is not a change. */
   r = make_result ();
   json_object_set_string_member (r, "final_url", "https://www.shop.example/?session=456");
@@ -878,8 +867,7 @@ test_status_and_redirect (void)
 }
 
 static JsonObject *
-result_with_tls (int         days,
-                 const char *not_after)
+result_with_tls (int days, const char *not_after)
 {
   JsonObject *r = make_result ();
 
@@ -913,8 +901,8 @@ test_certificate (void)
   c = only_change (renewed, "security.certificate_renewed");
   g_assert_cmpint (tsq_json_get_int (c, "old", 0), ==, 2);
   g_assert_cmpint (tsq_json_get_int (c, "new", 0), ==, 89);
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "not_after_new", NULL), ==,
-                   "2024-08-18T00:00:00Z");
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "not_after_new", NULL),
+                   ==, "2024-08-18T00:00:00Z");
   monitor_scan_quiet (&m, result_with_tls (88, "2024-08-18T00:00:00Z"));
   /* The new certificate gets its own warning, critical under 3 days. */
   again = monitor_scan (&m, result_with_tls (2, "2024-08-18T00:00:00Z"));
@@ -962,18 +950,19 @@ test_endpoints (void)
   g_assert_cmpuint (json_array_get_length (changes), ==, 2);
   c = find_change (changes, "endpoint.added", "https://shop.example/graphql");
   g_assert_nonnull (c);
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "kind", NULL), ==, "graphql");
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "method", NULL), ==, "POST");
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "kind", NULL), ==,
+                   "graphql");
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "method", NULL), ==,
+                   "POST");
   c = find_change (changes, "endpoint.removed", "https://shop.example/api/v1/cart");
   g_assert_nonnull (c);
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "method", NULL), ==, "GET");
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "method", NULL), ==,
+                   "GET");
   monitor_clear (&m);
 }
 
 static JsonObject *
-result_with_complexity (gint64 dom_nodes,
-                        gint64 scripts_external,
-                        gint64 inline_script_bytes)
+result_with_complexity (gint64 dom_nodes, gint64 scripts_external, gint64 inline_script_bytes)
 {
   JsonObject *r = make_result ();
 
@@ -1021,7 +1010,8 @@ test_complexity (void)
   /* Third-party domains: evidence names the new ones. */
   {
     JsonObject *r = result_with_complexity (1251, 13, 80000);
-    JsonArray *list = tsq_json_get_array (tsq_json_get_object (r, "complexity"), "third_party_domain_list");
+    JsonArray *list
+      = tsq_json_get_array (tsq_json_get_object (r, "complexity"), "third_party_domain_list");
     JsonArray *added;
 
     for (int i = 0; i < 6; i++)
@@ -1064,7 +1054,8 @@ test_vulnerabilities (void)
   g_assert_nonnull (c);
   g_assert_cmpstr (tsq_json_get_string (c, "new", NULL), ==, "jQuery 3.4.1");
   g_assert_cmpstr (tsq_json_get_string (c, "severity", NULL), ==, "warning");
-  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "affected", NULL), ==, "<3.5.0");
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "affected", NULL), ==,
+                   "<3.5.0");
   c = find_change (found, "security.vulnerability_found", "CVE-2020-11023");
   g_assert_cmpstr (tsq_json_get_string (c, "severity", NULL), ==, "critical");
   /* Same advisories again: nothing. */
@@ -1103,15 +1094,18 @@ test_cookies_and_mixed_content (void)
   json_array_add_string_element (missing, "Secure");
   json_array_add_string_element (missing, "HttpOnly");
   json_object_set_array_member (cookie, "missing", missing);
-  json_array_add_object_element (tsq_json_get_array (tsq_json_get_object (r, "security"), "insecure_cookies"), cookie);
-  json_array_add_string_element (tsq_json_get_array (tsq_json_get_object (r, "security"), "mixed_content"),
-                                 "http://cdn.example/lib.js");
+  json_array_add_object_element (
+    tsq_json_get_array (tsq_json_get_object (r, "security"), "insecure_cookies"), cookie);
+  json_array_add_string_element (
+    tsq_json_get_array (tsq_json_get_object (r, "security"), "mixed_content"),
+    "http://cdn.example/lib.js");
   changes = monitor_scan (&m, r);
   g_assert_cmpuint (json_array_get_length (changes), ==, 2);
   c = find_change (changes, "security.cookie_flags_changed", "session");
   g_assert_nonnull (c);
   g_assert_true (json_object_get_null_member (c, "old"));
-  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (c, "new"), 0), ==, "HttpOnly");
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (c, "new"), 0), ==,
+                   "HttpOnly");
   g_assert_cmpstr (tsq_json_get_string (c, "severity", NULL), ==, "warning");
   c = find_change (changes, "security.mixed_content", NULL);
   g_assert_nonnull (c);
@@ -1172,19 +1166,25 @@ test_garbage (void)
     "{}",
     "{\"technologies\":5,\"status\":\"x\",\"error\":7,\"content\":[],\"security\":1}",
     "{\"status\":200,\"technologies\":[1,null,{\"name\":5},{\"name\":\"A\",\"confidence\":\"x\"}],"
-    "\"content\":{\"hash\":1,\"simhash\":\"zz\",\"text\":5},\"security\":{\"missing_headers\":[1,null],"
-    "\"vulnerabilities\":[{\"advisory\":null},5],\"insecure_cookies\":[{\"name\":\"a\",\"missing\":[1]}],"
-    "\"mixed_content\":[null]},\"endpoints\":[{},{\"url\":3}],\"complexity\":{\"dom_nodes\":\"many\"},"
-    "\"timings\":{\"ttfb_ms\":-5,\"total_ms\":1e308},\"tls\":{\"days_left\":\"soon\"},\"redirects\":[3]}",
+    "\"content\":{\"hash\":1,\"simhash\":\"zz\",\"text\":5},\"security\":{\"missing_headers\":[1,"
+    "null],"
+    "\"vulnerabilities\":[{\"advisory\":null},5],\"insecure_cookies\":[{\"name\":\"a\",\"missing\":"
+    "[1]}],"
+    "\"mixed_content\":[null]},\"endpoints\":[{},{\"url\":3}],\"complexity\":{\"dom_nodes\":"
+    "\"many\"},"
+    "\"timings\":{\"ttfb_ms\":-5,\"total_ms\":1e308},\"tls\":{\"days_left\":\"soon\"},"
+    "\"redirects\":[3]}",
   };
   const char *states[] = {
     NULL,
     "{\"version\":1}",
     "{\"version\":1,\"last_good\":{\"technologies\":\"x\",\"content\":3,\"security\":[]},"
-    "\"perf\":{\"ttfb_ms\":{\"samples\":[\"a\",null,-1,1e300],\"regime\":\"degraded\"}},\"availability\":5}",
+    "\"perf\":{\"ttfb_ms\":{\"samples\":[\"a\",null,-1,1e300],\"regime\":\"degraded\"}},"
+    "\"availability\":5}",
     "{\"version\":1,\"last_good\":{\"technologies\":[{\"name\":\"A\",\"version\":3}],"
     "\"content\":{\"hash\":\"ab\",\"simhash\":\"ffffffffffffffffff\",\"text_truncated\":true},"
-    "\"complexity\":{\"dom_nodes\":0}},\"perf\":{\"ttfb_ms\":{\"samples\":[1,2,3],\"regime\":\"degraded\"}}}",
+    "\"complexity\":{\"dom_nodes\":0}},\"perf\":{\"ttfb_ms\":{\"samples\":[1,2,3],\"regime\":"
+    "\"degraded\"}}}",
   };
 
   for (guint p = 0; p < G_N_ELEMENTS (documents); p++)
@@ -1207,7 +1207,7 @@ test_garbage (void)
   /* current NULL: no changes, state unchanged (or none). */
   {
     g_autoptr (JsonArray) none = tsq_detect_changes (NULL, NULL, NULL, NULL, NULL);
-    JsonObject *out = (JsonObject *) 0x1;
+    JsonObject *out = (JsonObject *)0x1;
     g_autoptr (JsonArray) none2 = tsq_detect_changes (NULL, NULL, NULL, NULL, &out);
 
     g_assert_cmpuint (json_array_get_length (none), ==, 0);
@@ -1225,13 +1225,15 @@ main (int argc, char **argv)
   g_test_add_func ("/tsq/change-detector/technology-version-changed", test_version_changed);
   g_test_add_func ("/tsq/change-detector/technology-added-removed", test_technology_added_removed);
   g_test_add_func ("/tsq/change-detector/technology-low-confidence", test_low_confidence_flicker);
-  g_test_add_func ("/tsq/change-detector/technology-incomplete-scan", test_incomplete_scan_defers_removal);
+  g_test_add_func ("/tsq/change-detector/technology-incomplete-scan",
+                   test_incomplete_scan_defers_removal);
   g_test_add_func ("/tsq/change-detector/security-headers", test_header_removed_added);
   g_test_add_func ("/tsq/change-detector/performance", test_performance);
   g_test_add_func ("/tsq/change-detector/performance-thresholds", test_performance_thresholds);
   g_test_add_func ("/tsq/change-detector/content-noise", test_content_noise);
   g_test_add_func ("/tsq/change-detector/content-changed", test_content_changed);
-  g_test_add_func ("/tsq/change-detector/content-threshold", test_content_threshold_keeps_reference);
+  g_test_add_func ("/tsq/change-detector/content-threshold",
+                   test_content_threshold_keeps_reference);
   g_test_add_func ("/tsq/change-detector/outage", test_outage);
   g_test_add_func ("/tsq/change-detector/status-redirect", test_status_and_redirect);
   g_test_add_func ("/tsq/change-detector/certificate", test_certificate);

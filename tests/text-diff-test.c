@@ -4,8 +4,7 @@
 #include <string.h>
 
 static guint
-count_lines_with_prefix (const char *diff,
-                         char        prefix)
+count_lines_with_prefix (const char *diff, char prefix)
 {
   g_auto (GStrv) lines = g_strsplit (diff, "\n", -1);
   guint n = 0;
@@ -54,12 +53,14 @@ test_insertions_and_deletions (void)
 static void
 test_sentences (void)
 {
-  const char *old_text = "Welcome to our little shop in the old town, where everything is on sale this week. "
-                         "Opening hours are nine to five on weekdays. "
-                         "Call us at any time! Do you need help? We ship worldwide, and returns are free.";
-  const char *new_text = "Welcome to our little shop in the old town, where everything is on sale this week. "
-                         "Opening hours are ten to six on weekdays. "
-                         "Call us at any time! Do you need help? We ship worldwide, and returns are free.";
+  const char *old_text
+    = "Welcome to our little shop in the old town, where everything is on sale this week. "
+      "Opening hours are nine to five on weekdays. "
+      "Call us at any time! Do you need help? We ship worldwide, and returns are free.";
+  const char *new_text
+    = "Welcome to our little shop in the old town, where everything is on sale this week. "
+      "Opening hours are ten to six on weekdays. "
+      "Call us at any time! Do you need help? We ship worldwide, and returns are free.";
   g_autofree char *diff = tsq_text_diff (old_text, new_text, 10);
 
   g_assert_cmpuint (strlen (old_text), >, 200);
@@ -69,14 +70,17 @@ test_sentences (void)
 }
 
 static char *
-random_words (GRand *rand,
-              guint  n_words,
-              gboolean punctuation)
+random_words (GRand *rand, guint n_words, gboolean punctuation)
 {
-  static const char *words[] = { "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta",
-                                 "theta", "iota", "kappa", "lambda", "mu", "nu", "xi", "omicron",
-                                 "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
-                                 "omega", "caf\xc3\xa9", "na\xc3\xafve", "\xe6\x97\xa5\xe6\x9c\xac" };
+  static const char *words[] = { "alpha",       "beta",         "gamma",
+                                 "delta",       "epsilon",      "zeta",
+                                 "eta",         "theta",        "iota",
+                                 "kappa",       "lambda",       "mu",
+                                 "nu",          "xi",           "omicron",
+                                 "pi",          "rho",          "sigma",
+                                 "tau",         "upsilon",      "phi",
+                                 "chi",         "psi",          "omega",
+                                 "caf\xc3\xa9", "na\xc3\xafve", "\xe6\x97\xa5\xe6\x9c\xac" };
   GString *s = g_string_new (NULL);
 
   for (guint i = 0; i < n_words; i++)
@@ -101,7 +105,8 @@ test_long_line_insertion_is_local (void)
 
   g_assert_nonnull (diff);
   g_assert_true (g_utf8_validate (diff, -1, NULL));
-  g_assert_cmpuint (count_lines_with_prefix (diff, '-') + count_lines_with_prefix (diff, '+'), <=, 4);
+  g_assert_cmpuint (count_lines_with_prefix (diff, '-') + count_lines_with_prefix (diff, '+'), <=,
+                    4);
   g_assert_nonnull (strstr (diff, "brand new words here"));
 }
 
@@ -120,7 +125,8 @@ test_truncation (void)
       g_string_append_printf (b, "new line %u\n", i);
     }
   diff = tsq_text_diff (a->str, b->str, 5);
-  g_assert_cmpuint (count_lines_with_prefix (diff, '-') + count_lines_with_prefix (diff, '+'), ==, 5);
+  g_assert_cmpuint (count_lines_with_prefix (diff, '-') + count_lines_with_prefix (diff, '+'), ==,
+                    5);
   g_assert_true (g_str_has_suffix (diff, "... (+95 more changed lines)\n"));
   g_string_free (a, TRUE);
   g_string_free (b, TRUE);
@@ -139,10 +145,7 @@ test_truncation (void)
 
 /* Length of the longest common subsequence, by dynamic programming (the reference). */
 static guint
-lcs_length (char **a,
-            guint  n,
-            char **b,
-            guint  m)
+lcs_length (char **a, guint n, char **b, guint m)
 {
   g_autofree guint *dp = g_new0 (guint, (n + 1) * (m + 1));
 
@@ -181,9 +184,9 @@ test_minimal_random (void)
         g_ptr_array_add (b, g_strdup_printf ("u%d", g_rand_int_range (rand, 0, 6)));
       g_ptr_array_add (a, NULL);
       g_ptr_array_add (b, NULL);
-      ta = g_strjoinv ("\n", (char **) a->pdata);
-      tb = g_strjoinv ("\n", (char **) b->pdata);
-      lcs = lcs_length ((char **) a->pdata, n, (char **) b->pdata, m);
+      ta = g_strjoinv ("\n", (char **)a->pdata);
+      tb = g_strjoinv ("\n", (char **)b->pdata);
+      lcs = lcs_length ((char **)a->pdata, n, (char **)b->pdata, m);
       diff = tsq_text_diff (ta, tb, 1000);
       if (lcs == n && lcs == m)
         {
@@ -195,15 +198,19 @@ test_minimal_random (void)
       g_assert_cmpuint (count_lines_with_prefix (diff, '+'), ==, m - lcs);
       {
         g_auto (GStrv) lines = g_strsplit (diff, "\n", -1);
-        g_autoptr (GHashTable) left_a = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-        g_autoptr (GHashTable) left_b = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr (GHashTable) left_a
+          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr (GHashTable) left_b
+          = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
         for (guint i = 0; i < n; i++)
-          g_hash_table_insert (left_a, g_strdup (a->pdata[i]),
-                               GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (left_a, a->pdata[i])) + 1));
+          g_hash_table_insert (
+            left_a, g_strdup (a->pdata[i]),
+            GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (left_a, a->pdata[i])) + 1));
         for (guint j = 0; j < m; j++)
-          g_hash_table_insert (left_b, g_strdup (b->pdata[j]),
-                               GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (left_b, b->pdata[j])) + 1));
+          g_hash_table_insert (
+            left_b, g_strdup (b->pdata[j]),
+            GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (left_b, b->pdata[j])) + 1));
         for (guint i = 0; lines[i] != NULL; i++)
           {
             GHashTable *side = lines[i][0] == '-' ? left_a : lines[i][0] == '+' ? left_b : NULL;
@@ -226,8 +233,8 @@ test_large_inputs_bounded (void)
    * small edit in the middle, and 256 KiB of one-character lines.  No timing assertion: these
    * must simply complete, with output bounded by max_lines. */
   g_autoptr (GRand) rand = g_rand_new_with_seed (1);
-  g_autofree char *a = random_words (rand, 40000, TRUE);
-  g_autofree char *b = random_words (rand, 40000, TRUE);
+  g_autofree char *a = random_words (rand, 60000, TRUE);
+  g_autofree char *b = random_words (rand, 60000, TRUE);
   g_autofree char *diff = NULL;
   g_autofree char *edited = NULL;
   g_autofree char *edit_diff = NULL;
@@ -236,12 +243,20 @@ test_large_inputs_bounded (void)
   g_autofree char *tiny_diff = NULL;
   gsize mid;
 
-  a[256 * 1024] = '\0';
-  b[256 * 1024] = '\0';
+  /* Exactly 256 KiB, cut at a space so that the texts stay valid UTF-8. */
+  g_assert_cmpuint (strlen (a), >, 256 * 1024);
+  g_assert_cmpuint (strlen (b), >, 256 * 1024);
+  a[256 * 1024 - 1] = '\0';
+  b[256 * 1024 - 1] = '\0';
+  for (gsize i = 256 * 1024 - 2; a[i] != ' '; i--)
+    a[i] = 'x';
+  for (gsize i = 256 * 1024 - 2; b[i] != ' '; i--)
+    b[i] = 'x';
   diff = tsq_text_diff (a, b, 20);
   g_assert_nonnull (diff);
   g_assert_true (g_utf8_validate (diff, -1, NULL));
-  g_assert_cmpuint (count_lines_with_prefix (diff, '-') + count_lines_with_prefix (diff, '+'), ==, 20);
+  g_assert_cmpuint (count_lines_with_prefix (diff, '-') + count_lines_with_prefix (diff, '+'), ==,
+                    20);
   g_assert_true (g_str_has_prefix (strstr (diff, "\n..."), "\n... (+"));
   g_assert_cmpuint (strlen (diff), <, 21 * (TSQ_TEXT_DIFF_LINE_MAX + 8) + 64);
 
@@ -250,7 +265,7 @@ test_large_inputs_bounded (void)
   while (a[mid] != '.' && a[mid] != '\0')
     mid++;
   g_assert_cmpint (a[mid], ==, '.');
-  edited = g_strdup_printf ("%.*s. Totally new sentence inserted here%s", (int) mid, a, a + mid);
+  edited = g_strdup_printf ("%.*s. Totally new sentence inserted here%s", (int)mid, a, a + mid);
   edit_diff = tsq_text_diff (a, edited, 20);
   g_assert_cmpstr (edit_diff, ==, "+Totally new sentence inserted here.\n");
 
@@ -261,7 +276,8 @@ test_large_inputs_bounded (void)
     }
   tiny_diff = tsq_text_diff (tiny_a->str, tiny_b->str, 20);
   g_assert_nonnull (tiny_diff);
-  g_assert_cmpuint (count_lines_with_prefix (tiny_diff, '-') + count_lines_with_prefix (tiny_diff, '+'), <=, 20);
+  g_assert_cmpuint (
+    count_lines_with_prefix (tiny_diff, '-') + count_lines_with_prefix (tiny_diff, '+'), <=, 20);
   g_string_free (tiny_a, TRUE);
   g_string_free (tiny_b, TRUE);
 }
