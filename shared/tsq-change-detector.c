@@ -485,15 +485,10 @@ detect_availability (Ctx *ctx, JsonObject *base)
         {
           JsonObject *ev = json_object_new ();
 
-          copy_member (ev, base, "redirects");
+          json_object_set_member (ev, "redirects_old",
+                                  deep_copy (json_object_get_member (base, "redirects")));
           json_object_set_member (ev, "redirects_new",
                                   deep_copy (json_object_get_member (av, "redirects")));
-          if (json_object_has_member (ev, "redirects"))
-            {
-              json_object_set_member (ev, "redirects_old",
-                                      deep_copy (json_object_get_member (ev, "redirects")));
-              json_object_remove_member (ev, "redirects");
-            }
           add_change (ctx, "redirect.changed", ctx->url, node_string (old_final),
                       node_string (new_final), 100, ev, "info");
         }
@@ -1546,13 +1541,8 @@ detect_content (Ctx *ctx, JsonObject *base_good, JsonObject *previous, JsonObjec
           json_object_set_boolean_member (ev, "diff_partial", partial);
           set_string_or_null (ev, "title_old", old_title);
           set_string_or_null (ev, "title_new", new_title);
-          copy_member (ev, base, "text_length");
-          if (json_object_has_member (ev, "text_length"))
-            {
-              json_object_set_member (ev, "text_length_old",
-                                      deep_copy (json_object_get_member (ev, "text_length")));
-              json_object_remove_member (ev, "text_length");
-            }
+          json_object_set_member (ev, "text_length_old",
+                                  deep_copy (json_object_get_member (base, "text_length")));
           json_object_set_member (ev, "text_length_new",
                                   deep_copy (json_object_get_member (facts, "text_length")));
           add_change (ctx, "content.changed", ctx->url, node_string (old_short),

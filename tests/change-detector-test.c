@@ -1076,6 +1076,36 @@ test_vulnerabilities (void)
 }
 
 static void
+test_vulnerability_waits_for_confirmation (void)
+{
+  Monitor m;
+  JsonObject *r;
+  g_autoptr (JsonArray) confirmed = NULL;
+
+  monitor_init (&m);
+  monitor_scan_quiet (&m, make_result ());
+  /* A low-confidence detection with an advisory: neither reported on the first sighting... */
+  r = make_result ();
+  set_tech (r, "Old Widget", "1.0", 30, "Widgets");
+  add_vulnerability (r, "Old Widget", "1.0", "GHSA-0000-1111", "low");
+  monitor_scan_quiet (&m, r);
+  /* ...and both reported once it is confirmed. */
+  r = make_result ();
+  set_tech (r, "Old Widget", "1.0", 30, "Widgets");
+  add_vulnerability (r, "Old Widget", "1.0", "GHSA-0000-1111", "low");
+  confirmed = monitor_scan (&m, r);
+  g_assert_cmpuint (json_array_get_length (confirmed), ==, 2);
+  g_assert_nonnull (find_change (confirmed, "technology.added", "Old Widget"));
+  g_assert_cmpint (
+    tsq_json_get_int (find_change (confirmed, "security.vulnerability_found", "GHSA-0000-1111"),
+                      "confidence", 0),
+    ==, 30);
+  /* Missing once (pending removal): the advisory stays open, nothing reported. */
+  monitor_scan_quiet (&m, make_result ());
+  monitor_clear (&m);
+}
+
+static void
 test_cookies_and_mixed_content (void)
 {
   Monitor m;
@@ -1240,6 +1270,8 @@ main (int argc, char **argv)
   g_test_add_func ("/tsq/change-detector/endpoints", test_endpoints);
   g_test_add_func ("/tsq/change-detector/complexity", test_complexity);
   g_test_add_func ("/tsq/change-detector/vulnerabilities", test_vulnerabilities);
+  g_test_add_func ("/tsq/change-detector/vulnerability-confirmation",
+                   test_vulnerability_waits_for_confirmation);
   g_test_add_func ("/tsq/change-detector/cookies-mixed-content", test_cookies_and_mixed_content);
   g_test_add_func ("/tsq/change-detector/previous-without-state", test_previous_without_state);
   g_test_add_func ("/tsq/change-detector/first-scan-failed", test_first_scan_failed);
