@@ -77,6 +77,9 @@ static const KeySpec keys[] = {
   { "changes", "complexity_relative", KEY_DOUBLE, OFF (thresholds.complexity_relative), 0, 1000 },
   { "changes", "complexity_min_abs", KEY_UINT, OFF (thresholds.complexity_min_abs), 0, 1000000 },
   { "changes", "diff_max_lines", KEY_UINT, OFF (thresholds.diff_max_lines), 1, 10000 },
+  { "changes", "tech_min_confidence", KEY_UINT, OFF (thresholds.tech_min_confidence), 0, 100 },
+  { "changes", "tech_confirm_scans", KEY_UINT, OFF (thresholds.tech_confirm_scans), 1, 100 },
+  { "changes", "complexity_min_bytes", KEY_UINT, OFF (thresholds.complexity_min_bytes), 0, 1u << 31 },
   { "retention", "raw_results_days", KEY_UINT, OFF (raw_results_days), 0, 36500 },
   { "retention", "metrics_days", KEY_UINT, OFF (metrics_days), 0, 36500 },
 };
