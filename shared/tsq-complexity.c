@@ -7,16 +7,13 @@
 #include <string.h>
 
 static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
+compare_strings (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 JsonObject *
-tsq_complexity_measure (TsqPage *page,
-                        guint64  document_bytes,
-                        guint64  resources_bytes)
+tsq_complexity_measure (TsqPage *page, guint64 document_bytes, guint64 resources_bytes)
 {
   JsonObject *obj = json_object_new ();
   JsonArray *domain_list = json_array_new ();
@@ -32,7 +29,7 @@ tsq_complexity_measure (TsqPage *page,
   g_return_val_if_fail (page != NULL, obj);
 
   /* Iterative walk tracking the element depth through the parent links. */
-  root = (xmlNode *) page->doc;
+  root = (xmlNode *)page->doc;
   node = root != NULL ? root->children : NULL;
   while (node != NULL)
     {
@@ -110,7 +107,7 @@ tsq_complexity_measure (TsqPage *page,
   json_object_set_int_member (obj, "third_party_domains", sorted->len);
   json_object_set_array_member (obj, "third_party_domain_list", domain_list);
   json_object_set_int_member (obj, "page_weight_bytes",
-                              (gint64) MIN (document_bytes + resources_bytes, (guint64) G_MAXINT64));
+                              (gint64)MIN (document_bytes + resources_bytes, (guint64)G_MAXINT64));
   json_object_set_int_member (obj, "images", images);
   json_object_set_int_member (obj, "iframes", iframes);
   json_object_set_int_member (obj, "forms", forms);

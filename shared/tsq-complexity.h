@@ -13,8 +13,6 @@ G_BEGIN_DECLS
  *  (distinct registrable domains among subresource URLs other than the page's own),
  *  third_party_domain_list (sorted), page_weight_bytes (@document_bytes + @resources_bytes),
  *  images (<img>), iframes (<iframe>), forms (<form>)} */
-JsonObject *tsq_complexity_measure (TsqPage *page,
-                                    guint64  document_bytes,
-                                    guint64  resources_bytes);
+JsonObject *tsq_complexity_measure (TsqPage *page, guint64 document_bytes, guint64 resources_bytes);
 
 G_END_DECLS

@@ -12,14 +12,14 @@
 
 /* --- masks --------------------------------------------------------------------------------- */
 
-#define MONTH                                                                                   \
-  "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"            \
+#define MONTH                                                                                      \
+  "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"               \
   "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 #define WEEKDAY "(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*"
-#define COUNTER_WORDS                                                                           \
-  "(views?|comments?|likes?|shares?|followers?|following|subscribers?|replies|reply|"           \
-  "reactions?|retweets?|reposts?|votes?|upvotes?|points?|reads?|plays?|listens?|downloads?|"    \
-  "installs?|stars?|forks?|watchers?|members?|visitors?|visits?|hits?|clicks?|responses?|"      \
+#define COUNTER_WORDS                                                                              \
+  "(views?|comments?|likes?|shares?|followers?|following|subscribers?|replies|reply|"              \
+  "reactions?|retweets?|reposts?|votes?|upvotes?|points?|reads?|plays?|listens?|downloads?|"       \
+  "installs?|stars?|forks?|watchers?|members?|visitors?|visits?|hits?|clicks?|responses?|"         \
   "answers?|ratings?|reviews?|pageviews?|impressions?|backers?|supporters?|signatures?)"
 #define NUMBER "[0-9]{1,3}(?:[,. \\x{A0}\\x{202F}'][0-9]{3})*(?:[.,][0-9]+)?"
 
@@ -73,8 +73,7 @@ static const MaskSpec mask_specs[] = {
     "hours?|d|days?|w|wks?|weeks?|mo|mos|months?|y|yrs?|years?)\\s+ago\\b",
     "<ago>", MASK_REPLACE },
   { "(?i)\\b(?:just now|(?:a\\s+)?moments?\\s+ago)\\b", "<ago>", MASK_REPLACE },
-  { "(?i)\\bin\\s+(?:[0-9]+|an?)\\s+(?:seconds?|minutes?|hours?|days?)\\b", "<ago>",
-    MASK_REPLACE },
+  { "(?i)\\bin\\s+(?:[0-9]+|an?)\\s+(?:seconds?|minutes?|hours?|days?)\\b", "<ago>", MASK_REPLACE },
   /* Counters: "1,234 views", "12K likes", "Comments (12)", "Views: 1 234" */
   { "(?i)(?<![0-9.,])" NUMBER "\\s?[kmb]?\\+?\\s+" COUNTER_WORDS "\\b", "<n> \\1", MASK_REPLACE },
   { "(?i)\\b" COUNTER_WORDS "\\s*[:(]?\\s*" NUMBER "[kmb]?\\b", "\\1 <n>", MASK_REPLACE },
@@ -86,8 +85,7 @@ static const MaskSpec mask_specs[] = {
   /* Long hex: hashes, ids, nonces */
   { "\\b[0-9a-fA-F]{16,}\\b", "<hex>", MASK_REPLACE },
   /* Random-looking base64/base64url tokens */
-  { "(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])", "<token>",
-    MASK_BASE64 },
+  { "(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])", "<token>", MASK_BASE64 },
 };
 
 typedef struct
@@ -120,8 +118,8 @@ compile_masks (gpointer data)
                                 "taboola|outbrain|sponsored-content)(?:$|[\\s_-])",
                                 G_REGEX_OPTIMIZE, 0, NULL);
   masks->token_name = g_regex_new ("(?i)csrf|xsrf|token|nonce|authenticity", 0, 0, NULL);
-  masks->hidden_style =
-    g_regex_new ("(?i)(?:^|;)\\s*(?:display\\s*:\\s*none|visibility\\s*:\\s*hidden)", 0, 0, NULL);
+  masks->hidden_style
+    = g_regex_new ("(?i)(?:^|;)\\s*(?:display\\s*:\\s*none|visibility\\s*:\\s*hidden)", 0, 0, NULL);
   g_assert (masks->space && masks->ad_name && masks->token_name && masks->hidden_style);
   return masks;
 }
@@ -135,9 +133,7 @@ get_masks (void)
 }
 
 static gboolean
-base64_eval (const GMatchInfo *info,
-             GString          *result,
-             gpointer          user_data)
+base64_eval (const GMatchInfo *info, GString *result, gpointer user_data)
 {
   g_autofree char *token = g_match_info_fetch (info, 0);
   guint upper = 0, lower = 0, digits = 0, len = 0;
@@ -152,8 +148,8 @@ base64_eval (const GMatchInfo *info,
         digits++;
     }
   /* Mixed case with digits, or letters with many digits: random, not a long word. */
-  if ((upper > 0 && lower > 0 && digits > 0) ||
-      (digits > 0 && upper + lower > 0 && digits * 5 >= len))
+  if ((upper > 0 && lower > 0 && digits > 0)
+      || (digits > 0 && upper + lower > 0 && digits * 5 >= len))
     g_string_append (result, "<token>");
   else
     g_string_append (result, token);
@@ -208,11 +204,10 @@ tsq_content_normalize_text (const char *text)
       char *next;
 
       if (mask_specs[i].kind == MASK_BASE64)
-        next = g_regex_replace_eval (masks->regexes[i], current, -1, 0, 0, base64_eval, NULL,
-                                     NULL);
+        next = g_regex_replace_eval (masks->regexes[i], current, -1, 0, 0, base64_eval, NULL, NULL);
       else
-        next = g_regex_replace (masks->regexes[i], current, -1, 0, mask_specs[i].replacement, 0,
-                                NULL);
+        next
+          = g_regex_replace (masks->regexes[i], current, -1, 0, mask_specs[i].replacement, 0, NULL);
       if (next != NULL)
         {
           g_free (current);
@@ -225,8 +220,7 @@ tsq_content_normalize_text (const char *text)
 /* --- DOM text ------------------------------------------------------------------------------ */
 
 static gboolean
-name_in (const char        *name,
-         const char *const *names)
+name_in (const char *name, const char *const *names)
 {
   for (guint i = 0; names[i] != NULL; i++)
     if (g_ascii_strcasecmp (name, names[i]) == 0)
@@ -235,17 +229,19 @@ name_in (const char        *name,
 }
 
 static const char *const skipped_elements[] = {
-  "script", "style", "noscript", "template", "svg", "math", "iframe", "frame", "frameset",
-  "object", "embed", "canvas", "audio", "video", "map", "link", "meta", "base",
-  NULL,
+  "script", "style",    "noscript", "template", "svg",    "math",  "iframe",
+  "frame",  "frameset", "object",   "embed",    "canvas", "audio", "video",
+  "map",    "link",     "meta",     "base",     NULL,
 };
 
 static const char *const block_elements[] = {
-  "address", "article", "aside", "blockquote", "body", "br", "caption", "center", "dd", "details",
-  "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1",
-  "h2", "h3", "h4", "h5", "h6", "head", "header", "hgroup", "hr", "html", "legend", "li", "main",
-  "menu", "nav", "ol", "option", "p", "pre", "section", "summary", "table", "tbody", "tfoot",
-  "thead", "title", "tr", "ul", NULL,
+  "address",    "article", "aside",  "blockquote", "body",   "br",     "caption", "center",
+  "dd",         "details", "dialog", "dir",        "div",    "dl",     "dt",      "fieldset",
+  "figcaption", "figure",  "footer", "form",       "h1",     "h2",     "h3",      "h4",
+  "h5",         "h6",      "head",   "header",     "hgroup", "hr",     "html",    "legend",
+  "li",         "main",    "menu",   "nav",        "ol",     "option", "p",       "pre",
+  "section",    "summary", "table",  "tbody",      "tfoot",  "thead",  "title",   "tr",
+  "ul",         NULL,
 };
 
 static const char *const cell_elements[] = { "td", "th", NULL };
@@ -259,14 +255,13 @@ typedef struct
 } Extractor;
 
 static char *
-attr_value (xmlNode    *node,
-            const char *name)
+attr_value (xmlNode *node, const char *name)
 {
   for (xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
-    if (attr->name != NULL && g_ascii_strcasecmp ((const char *) attr->name, name) == 0)
+    if (attr->name != NULL && g_ascii_strcasecmp ((const char *)attr->name, name) == 0)
       {
         xmlChar *value = xmlNodeListGetString (node->doc, attr->children, 1);
-        char *copy = g_strdup (value != NULL ? (const char *) value : "");
+        char *copy = g_strdup (value != NULL ? (const char *)value : "");
 
         xmlFree (value);
         return copy;
@@ -275,18 +270,16 @@ attr_value (xmlNode    *node,
 }
 
 static gboolean
-has_attr (xmlNode    *node,
-          const char *name)
+has_attr (xmlNode *node, const char *name)
 {
   for (xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
-    if (attr->name != NULL && g_ascii_strcasecmp ((const char *) attr->name, name) == 0)
+    if (attr->name != NULL && g_ascii_strcasecmp ((const char *)attr->name, name) == 0)
       return TRUE;
   return FALSE;
 }
 
 static void
-add_token (Extractor *ex,
-           char      *value /* owned */)
+add_token (Extractor *ex, char *value /* owned */)
 {
   if (value != NULL)
     g_strstrip (value);
@@ -299,10 +292,9 @@ add_token (Extractor *ex,
 /* Secret per-load values that may leak into visible text: meta csrf-token & co., hidden input
  * values named like tokens, and CSP nonces. */
 static void
-collect_tokens (Extractor *ex,
-                xmlNode   *node)
+collect_tokens (Extractor *ex, xmlNode *node)
 {
-  const char *name = (const char *) node->name;
+  const char *name = (const char *)node->name;
 
   if (has_attr (node, "nonce"))
     add_token (ex, attr_value (node, "nonce"));
@@ -312,8 +304,8 @@ collect_tokens (Extractor *ex,
       g_autofree char *meta_name = attr_value (node, "name");
       g_autofree char *property = attr_value (node, "property");
 
-      if ((meta_name != NULL && g_regex_match (ex->masks->token_name, meta_name, 0, NULL)) ||
-          (property != NULL && g_regex_match (ex->masks->token_name, property, 0, NULL)))
+      if ((meta_name != NULL && g_regex_match (ex->masks->token_name, meta_name, 0, NULL))
+          || (property != NULL && g_regex_match (ex->masks->token_name, property, 0, NULL)))
         add_token (ex, attr_value (node, "content"));
     }
   else if (g_ascii_strcasecmp (name, "input") == 0)
@@ -321,15 +313,14 @@ collect_tokens (Extractor *ex,
       g_autofree char *input_name = attr_value (node, "name");
       g_autofree char *id = attr_value (node, "id");
 
-      if ((input_name != NULL && g_regex_match (ex->masks->token_name, input_name, 0, NULL)) ||
-          (id != NULL && g_regex_match (ex->masks->token_name, id, 0, NULL)))
+      if ((input_name != NULL && g_regex_match (ex->masks->token_name, input_name, 0, NULL))
+          || (id != NULL && g_regex_match (ex->masks->token_name, id, 0, NULL)))
         add_token (ex, attr_value (node, "value"));
     }
 }
 
 static gboolean
-is_ad_slot (Extractor *ex,
-            xmlNode   *node)
+is_ad_slot (Extractor *ex, xmlNode *node)
 {
   static const char *const ad_attrs[] = {
     "data-ad-slot", "data-ad-client", "data-google-query-id", "data-ad-unit", "data-dfp", NULL,
@@ -350,14 +341,13 @@ is_ad_slot (Extractor *ex,
 }
 
 static gboolean
-is_hidden (Extractor *ex,
-           xmlNode   *node)
+is_hidden (Extractor *ex, xmlNode *node)
 {
   g_autofree char *style = NULL;
 
   if (has_attr (node, "hidden"))
     return TRUE;
-  if (g_ascii_strcasecmp ((const char *) node->name, "input") == 0)
+  if (g_ascii_strcasecmp ((const char *)node->name, "input") == 0)
     {
       g_autofree char *type = attr_value (node, "type");
       if (type != NULL && g_ascii_strcasecmp (g_strstrip (type), "hidden") == 0)
@@ -369,10 +359,9 @@ is_hidden (Extractor *ex,
 
 /* Returns TRUE to descend into the element's children. */
 static gboolean
-enter_element (Extractor *ex,
-               xmlNode   *node)
+enter_element (Extractor *ex, xmlNode *node)
 {
-  const char *name = (const char *) node->name;
+  const char *name = (const char *)node->name;
 
   if (name == NULL)
     return FALSE;
@@ -380,8 +369,8 @@ enter_element (Extractor *ex,
 
   if (name_in (name, skipped_elements) || is_hidden (ex, node) || is_ad_slot (ex, node))
     return FALSE;
-  if (ex->rules != NULL && ex->rules->skip_node != NULL &&
-      ex->rules->skip_node (node, ex->rules->skip_data))
+  if (ex->rules != NULL && ex->rules->skip_node != NULL
+      && ex->rules->skip_node (node, ex->rules->skip_data))
     return FALSE;
 
   if (name_in (name, block_elements))
@@ -403,8 +392,8 @@ enter_element (Extractor *ex,
     {
       /* The label of a button is visible text; other values are user/per-load data. */
       g_autofree char *type = attr_value (node, "type");
-      if (type != NULL && (g_ascii_strcasecmp (type, "submit") == 0 ||
-                           g_ascii_strcasecmp (type, "button") == 0))
+      if (type != NULL
+          && (g_ascii_strcasecmp (type, "submit") == 0 || g_ascii_strcasecmp (type, "button") == 0))
         {
           g_autofree char *value = attr_value (node, "value");
           if (value != NULL && *value)
@@ -419,21 +408,19 @@ enter_element (Extractor *ex,
 }
 
 static void
-leave_element (Extractor *ex,
-               xmlNode   *node)
+leave_element (Extractor *ex, xmlNode *node)
 {
   if (node->name == NULL)
     return;
-  if (name_in ((const char *) node->name, block_elements))
+  if (name_in ((const char *)node->name, block_elements))
     g_string_append_c (ex->text, '\n');
-  else if (name_in ((const char *) node->name, cell_elements))
+  else if (name_in ((const char *)node->name, cell_elements))
     g_string_append_c (ex->text, ' ');
 }
 
 /* Iterative depth-first walk with enter/leave events: no recursion, any depth. */
 static void
-extract_text (Extractor *ex,
-              xmlNode   *root)
+extract_text (Extractor *ex, xmlNode *root)
 {
   xmlNode *node = root;
 
@@ -446,7 +433,7 @@ extract_text (Extractor *ex,
       else if (node->type == XML_TEXT_NODE || node->type == XML_CDATA_SECTION_NODE)
         {
           if (node->content != NULL)
-            g_string_append (ex->text, (const char *) node->content);
+            g_string_append (ex->text, (const char *)node->content);
         }
 
       if (descend && node->children != NULL)
@@ -476,9 +463,7 @@ extract_text (Extractor *ex,
 }
 
 static char *
-replace_literal_all (const char *text,
-                     const char *needle,
-                     const char *replacement)
+replace_literal_all (const char *text, const char *needle, const char *replacement)
 {
   GString *out;
   const char *p = text;
@@ -501,8 +486,7 @@ replace_literal_all (const char *text,
 }
 
 TsqContent *
-tsq_content_extract (TsqPage               *page,
-                     const TsqContentRules *rules)
+tsq_content_extract (TsqPage *page, const TsqContentRules *rules)
 {
   Extractor ex = { 0 };
   TsqContent *content;
@@ -552,7 +536,7 @@ tsq_content_extract (TsqPage               *page,
   content->text = tsq_content_normalize_text (lines);
   content->text_length = g_utf8_strlen (content->text, -1);
   checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_checksum_update (checksum, (const guchar *) content->text, strlen (content->text));
+  g_checksum_update (checksum, (const guchar *)content->text, strlen (content->text));
   content->hash_hex = g_strdup (g_checksum_get_string (checksum));
   content->simhash = tsq_simhash_compute (content->text);
   if (page->title != NULL)
@@ -578,9 +562,7 @@ tsq_content_free (TsqContent *c)
 }
 
 gboolean
-tsq_content_rules_add_regex (TsqContentRules *rules,
-                             const char      *pattern,
-                             GError         **error)
+tsq_content_rules_add_regex (TsqContentRules *rules, const char *pattern, GError **error)
 {
   GRegex *regex;
 
@@ -591,7 +573,7 @@ tsq_content_rules_add_regex (TsqContentRules *rules,
   if (regex == NULL)
     return FALSE;
   if (rules->ignore_regexes == NULL)
-    rules->ignore_regexes = g_ptr_array_new_with_free_func ((GDestroyNotify) g_regex_unref);
+    rules->ignore_regexes = g_ptr_array_new_with_free_func ((GDestroyNotify)g_regex_unref);
   g_ptr_array_add (rules->ignore_regexes, regex);
   return TRUE;
 }
@@ -620,7 +602,7 @@ tsq_content_to_json (TsqContent *c)
     json_object_set_string_member (obj, "title", c->title);
   else
     json_object_set_null_member (obj, "title");
-  json_object_set_int_member (obj, "text_length", (gint64) c->text_length);
+  json_object_set_int_member (obj, "text_length", (gint64)c->text_length);
 
   len = strlen (c->text);
   if (len > JSON_TEXT_CAP)
@@ -629,7 +611,7 @@ tsq_content_to_json (TsqContent *c)
       g_autofree char *capped = NULL;
 
       /* Back up to the start of a UTF-8 character. */
-      while (end > c->text && ((guchar) *end & 0xC0) == 0x80)
+      while (end > c->text && ((guchar)*end & 0xC0) == 0x80)
         end--;
       capped = g_strndup (c->text, end - c->text);
       json_object_set_string_member (obj, "text", capped);

@@ -9,8 +9,9 @@
 /* A JavaScript string literal: groups +0, +1, +2 (single, double, back quotes). */
 #define JS_STR "(?:'([^'\\\\\\n]{1,2048})'|\"([^\"\\\\\\n]{1,2048})\"|`([^`\\\\]{1,2048})`)"
 /* A literal that starts like a URL or an absolute path. */
-#define JS_URL_STR                                                                              \
-  "(?:'((?:/|https?://|wss?://)[^'\\\\\\s]{1,1024})'|\"((?:/|https?://|wss?://)[^\"\\\\\\s]{1,1024})\"|" \
+#define JS_URL_STR                                                                                 \
+  "(?:'((?:/|https?://|wss?://)[^'\\\\\\s]{1,1024})'|\"((?:/|https?://|wss?://"                    \
+  ")[^\"\\\\\\s]{1,1024})\"|"                                                                      \
   "`((?:/|https?://|wss?://)[^`\\\\\\s]{1,1024})`)"
 
 typedef enum
@@ -33,14 +34,14 @@ static const struct
   gboolean has_method_group;
 } call_specs[N_CALLS] = {
   [CALL_FETCH] = { "\\bfetch\\s*\\(\\s*" JS_STR, FALSE },
-  [CALL_AXIOS] = { "\\baxios\\s*\\.\\s*(get|post|put|patch|delete|head|options)\\s*\\(\\s*" JS_STR,
-                   TRUE },
-  [CALL_AXIOS_CONFIG] = { "\\baxios(?:\\s*\\.\\s*request)?\\s*\\(\\s*(\\{[^}]{0,500}?\\burl\\s*:\\s*)"
-                          JS_STR, TRUE },
-  [CALL_JQUERY] = { "(?:\\$|\\bjQuery)\\s*\\.\\s*(get|post|getJSON|ajax|load)\\s*\\(\\s*" JS_STR,
-                    TRUE },
-  [CALL_JQUERY_AJAX] = { "(?:\\$|\\bjQuery)\\s*\\.\\s*ajax\\s*\\(\\s*(\\{[^}]{0,500}?\\burl\\s*:\\s*)"
-                         JS_STR, TRUE },
+  [CALL_AXIOS]
+  = { "\\baxios\\s*\\.\\s*(get|post|put|patch|delete|head|options)\\s*\\(\\s*" JS_STR, TRUE },
+  [CALL_AXIOS_CONFIG]
+  = { "\\baxios(?:\\s*\\.\\s*request)?\\s*\\(\\s*(\\{[^}]{0,500}?\\burl\\s*:\\s*)" JS_STR, TRUE },
+  [CALL_JQUERY]
+  = { "(?:\\$|\\bjQuery)\\s*\\.\\s*(get|post|getJSON|ajax|load)\\s*\\(\\s*" JS_STR, TRUE },
+  [CALL_JQUERY_AJAX]
+  = { "(?:\\$|\\bjQuery)\\s*\\.\\s*ajax\\s*\\(\\s*(\\{[^}]{0,500}?\\burl\\s*:\\s*)" JS_STR, TRUE },
   [CALL_XHR] = { "\\.open\\s*\\(\\s*['\"]([A-Za-z]{3,7})['\"]\\s*,\\s*" JS_STR, TRUE },
   [CALL_WEBSOCKET] = { "\\bnew\\s+WebSocket\\s*\\(\\s*" JS_STR, FALSE },
   [CALL_EVENTSOURCE] = { "\\bnew\\s+EventSource\\s*\\(\\s*" JS_STR, FALSE },
@@ -71,7 +72,8 @@ compile_patterns (gpointer data)
   p->literal = g_regex_new (JS_URL_STR, G_REGEX_OPTIMIZE, 0, &error);
   if (p->literal == NULL)
     g_error ("literal pattern: %s", error->message);
-  p->method_option = g_regex_new ("\\b(?:method|type)\\s*:\\s*['\"]([A-Za-z]{3,7})['\"]", 0, 0, NULL);
+  p->method_option
+    = g_regex_new ("\\b(?:method|type)\\s*:\\s*['\"]([A-Za-z]{3,7})['\"]", 0, 0, NULL);
   p->template_expr = g_regex_new ("\\$\\{[^}]*\\}", 0, 0, NULL);
   p->version_segment = g_regex_new ("^v[0-9]+(?:\\.[0-9]+)*$", G_REGEX_CASELESS, 0, NULL);
   p->uuid = g_regex_new ("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
@@ -91,8 +93,7 @@ get_patterns (void)
 /* --- normalization ------------------------------------------------------------------------- */
 
 static gboolean
-segment_is_id (const Patterns *p,
-               const char     *seg)
+segment_is_id (const Patterns *p, const char *seg)
 {
   gsize len = strlen (seg);
   guint digits = 0, hex = 0, alnum = 0, upper = 0, lower = 0;
@@ -128,15 +129,13 @@ segment_is_id (const Patterns *p,
 }
 
 static int
-compare_strings (gconstpointer a,
-                 gconstpointer b)
+compare_strings (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
 char *
-tsq_endpoints_normalize_url (const char *base,
-                             const char *url)
+tsq_endpoints_normalize_url (const char *base, const char *url)
 {
   const Patterns *p = get_patterns ();
   g_autofree char *abs = NULL;
@@ -157,8 +156,8 @@ tsq_endpoints_normalize_url (const char *base,
   if (uri == NULL)
     return NULL;
   scheme = g_uri_get_scheme (uri);
-  if (!g_str_equal (scheme, "http") && !g_str_equal (scheme, "https") &&
-      !g_str_equal (scheme, "ws") && !g_str_equal (scheme, "wss"))
+  if (!g_str_equal (scheme, "http") && !g_str_equal (scheme, "https") && !g_str_equal (scheme, "ws")
+      && !g_str_equal (scheme, "wss"))
     return NULL;
   host = g_uri_get_host (uri);
   if (host == NULL || *host == '\0')
@@ -196,7 +195,8 @@ tsq_endpoints_normalize_url (const char *base,
       for (guint i = 0; pairs[i] != NULL; i++)
         {
           char *eq = strchr (pairs[i], '=');
-          g_autofree char *key = eq != NULL ? g_strndup (pairs[i], eq - pairs[i]) : g_strdup (pairs[i]);
+          g_autofree char *key
+            = eq != NULL ? g_strndup (pairs[i], eq - pairs[i]) : g_strdup (pairs[i]);
           gboolean dup = FALSE;
 
           if (*key == '\0')
@@ -209,7 +209,7 @@ tsq_endpoints_normalize_url (const char *base,
       g_ptr_array_sort (keys, compare_strings);
       for (guint i = 0; i < keys->len; i++)
         g_string_append_printf (out, "%c%s=:", i == 0 ? '?' : '&',
-                                (const char *) g_ptr_array_index (keys, i));
+                                (const char *)g_ptr_array_index (keys, i));
     }
   return g_string_free (out, FALSE);
 }
@@ -217,8 +217,7 @@ tsq_endpoints_normalize_url (const char *base,
 /* --- classification ------------------------------------------------------------------------ */
 
 static const char *
-classify_path (const Patterns *p,
-               const char     *url)
+classify_path (const Patterns *p, const char *url)
 {
   g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_PARSE_RELAXED | G_URI_FLAGS_ENCODED, NULL);
   g_autofree char *path = NULL;
@@ -229,11 +228,11 @@ classify_path (const Patterns *p,
     return NULL;
   path = g_ascii_strdown (g_uri_get_path (uri), -1);
 
-  if (g_str_has_suffix (path, "/swagger.json") || g_str_has_suffix (path, "/openapi.json") ||
-      g_str_has_suffix (path, "/openapi.yaml") || g_str_has_suffix (path, "/openapi.yml") ||
-      g_str_has_suffix (path, "/swagger.yaml") || g_str_has_suffix (path, "/swagger.yml") ||
-      strstr (path, "/swagger-ui") != NULL || strstr (path, "/api-docs") != NULL ||
-      strstr (path, "/redoc") != NULL)
+  if (g_str_has_suffix (path, "/swagger.json") || g_str_has_suffix (path, "/openapi.json")
+      || g_str_has_suffix (path, "/openapi.yaml") || g_str_has_suffix (path, "/openapi.yml")
+      || g_str_has_suffix (path, "/swagger.yaml") || g_str_has_suffix (path, "/swagger.yml")
+      || strstr (path, "/swagger-ui") != NULL || strstr (path, "/api-docs") != NULL
+      || strstr (path, "/redoc") != NULL)
     return "openapi";
 
   segments = g_strsplit (path, "/", -1);
@@ -243,8 +242,8 @@ classify_path (const Patterns *p,
 
       if (g_str_has_prefix (seg, "graphql") || g_str_has_prefix (seg, "graphiql"))
         graphql = TRUE;
-      else if (g_str_equal (seg, "api") || g_str_has_prefix (seg, "api.") ||
-               g_str_equal (seg, "wp-json"))
+      else if (g_str_equal (seg, "api") || g_str_has_prefix (seg, "api.")
+               || g_str_equal (seg, "wp-json"))
         api = TRUE;
       else if (g_regex_match (p->version_segment, seg, 0, NULL))
         versioned = TRUE;
@@ -263,8 +262,8 @@ host_is_api (const char *url)
 {
   g_autofree char *host = tsq_url_get_host (url);
 
-  return host != NULL && g_str_has_prefix (host, "api") &&
-         (host[3] == '.' || host[3] == '-' || g_ascii_isdigit (host[3]));
+  return host != NULL && g_str_has_prefix (host, "api")
+         && (host[3] == '.' || host[3] == '-' || g_ascii_isdigit (host[3]));
 }
 
 typedef struct
@@ -294,10 +293,7 @@ entry_free (gpointer data)
 }
 
 static void
-add_entry (Collector  *col,
-           const char *url,
-           const char *kind,
-           const char *method)
+add_entry (Collector *col, const char *url, const char *kind, const char *method)
 {
   g_autofree char *upper = method != NULL ? g_ascii_strup (method, -1) : NULL;
   char *key = g_strdup_printf ("%s\t%s\t%s", url, kind, upper != NULL ? upper : "");
@@ -315,9 +311,7 @@ add_entry (Collector  *col,
 /* Normalizes @ref and applies the origin rule; returns the URL to record or NULL. @kind_out gets
  * the path kind (NULL if none). */
 static char *
-accept_url (Collector   *col,
-            const char  *ref,
-            const char **kind_out)
+accept_url (Collector *col, const char *ref, const char **kind_out)
 {
   g_autofree char *url = tsq_endpoints_normalize_url (col->page->base_url, ref);
   const char *kind;
@@ -341,8 +335,7 @@ accept_url (Collector   *col,
 }
 
 static void
-add_classified (Collector  *col,
-                const char *ref)
+add_classified (Collector *col, const char *ref)
 {
   const char *kind;
   g_autofree char *url = accept_url (col, ref, &kind);
@@ -352,8 +345,7 @@ add_classified (Collector  *col,
 }
 
 static char *
-fetch_string (GMatchInfo *info,
-              int         first_group)
+fetch_string (GMatchInfo *info, int first_group)
 {
   for (int g = first_group; g < first_group + 3; g++)
     {
@@ -367,8 +359,7 @@ fetch_string (GMatchInfo *info,
 
 /* Template literals: `${base}/x` has an unknown origin; `/api/items/${id}` has an id. */
 static char *
-expand_template (const Patterns *p,
-                 const char     *literal)
+expand_template (const Patterns *p, const char *literal)
 {
   if (g_str_has_prefix (literal, "${"))
     return NULL;
@@ -378,10 +369,7 @@ expand_template (const Patterns *p,
 }
 
 static char *
-method_after (const Patterns *p,
-              const char     *script,
-              gint            pos,
-              gint            script_len)
+method_after (const Patterns *p, const char *script, gint pos, gint script_len)
 {
   g_autoptr (GMatchInfo) info = NULL;
   g_autofree char *window = g_strndup (script + pos, MIN (300, script_len - pos));
@@ -400,9 +388,7 @@ method_after (const Patterns *p,
 }
 
 static void
-scan_calls (Collector  *col,
-            const char *script,
-            gint        len)
+scan_calls (Collector *col, const char *script, gint len)
 {
   const Patterns *p = col->patterns;
 
@@ -415,7 +401,8 @@ scan_calls (Collector  *col,
         {
           int first = call_specs[c].has_method_group ? 2 : 1;
           g_autofree char *literal = fetch_string (info, first);
-          g_autofree char *word = call_specs[c].has_method_group ? g_match_info_fetch (info, 1) : NULL;
+          g_autofree char *word
+            = call_specs[c].has_method_group ? g_match_info_fetch (info, 1) : NULL;
           g_autofree char *ref = literal != NULL ? expand_template (p, literal) : NULL;
           g_autofree char *method = NULL;
           const char *kind;
@@ -423,51 +410,51 @@ scan_calls (Collector  *col,
           gint start, end;
 
           g_match_info_fetch_pos (info, 0, &start, &end);
-          switch ((CallKind) c)
+          switch ((CallKind)c)
             {
-            case CALL_FETCH:
-              method = method_after (p, script, end, len);
-              if (method == NULL)
-                method = g_strdup ("GET");
-              break;
-            case CALL_AXIOS:
-              method = g_strdup (word);
-              break;
-            case CALL_AXIOS_CONFIG:
-            case CALL_JQUERY_AJAX:
-              {
-                g_autoptr (GMatchInfo) m = NULL;
-                if (g_regex_match (p->method_option, word, 0, &m))
-                  method = g_match_info_fetch (m, 1);
-                else
-                  method = method_after (p, script, end, len);
+              case CALL_FETCH:
+                method = method_after (p, script, end, len);
                 if (method == NULL)
                   method = g_strdup ("GET");
-              }
-              break;
-            case CALL_JQUERY:
-              if (g_ascii_strcasecmp (word, "post") == 0)
-                method = g_strdup ("POST");
-              else if (g_ascii_strcasecmp (word, "ajax") == 0)
+                break;
+              case CALL_AXIOS:
+                method = g_strdup (word);
+                break;
+              case CALL_AXIOS_CONFIG:
+              case CALL_JQUERY_AJAX:
                 {
-                  method = method_after (p, script, end, len);
+                  g_autoptr (GMatchInfo) m = NULL;
+                  if (g_regex_match (p->method_option, word, 0, &m))
+                    method = g_match_info_fetch (m, 1);
+                  else
+                    method = method_after (p, script, end, len);
                   if (method == NULL)
                     method = g_strdup ("GET");
                 }
-              else
+                break;
+              case CALL_JQUERY:
+                if (g_ascii_strcasecmp (word, "post") == 0)
+                  method = g_strdup ("POST");
+                else if (g_ascii_strcasecmp (word, "ajax") == 0)
+                  {
+                    method = method_after (p, script, end, len);
+                    if (method == NULL)
+                      method = g_strdup ("GET");
+                  }
+                else
+                  method = g_strdup ("GET");
+                break;
+              case CALL_XHR:
+                method = g_strdup (word);
+                break;
+              case CALL_WEBSOCKET:
+                break;
+              case CALL_EVENTSOURCE:
                 method = g_strdup ("GET");
-              break;
-            case CALL_XHR:
-              method = g_strdup (word);
-              break;
-            case CALL_WEBSOCKET:
-              break;
-            case CALL_EVENTSOURCE:
-              method = g_strdup ("GET");
-              break;
-            case N_CALLS:
-            default:
-              break;
+                break;
+              case N_CALLS:
+              default:
+                break;
             }
 
           if (ref != NULL && (url = accept_url (col, ref, &kind)) != NULL)
@@ -478,9 +465,7 @@ scan_calls (Collector  *col,
 }
 
 static void
-scan_literals (Collector  *col,
-               const char *script,
-               gint        len)
+scan_literals (Collector *col, const char *script, gint len)
 {
   g_autoptr (GMatchInfo) info = NULL;
 
@@ -497,11 +482,10 @@ scan_literals (Collector  *col,
 }
 
 static int
-compare_entries (gconstpointer a,
-                 gconstpointer b)
+compare_entries (gconstpointer a, gconstpointer b)
 {
-  const Entry *ea = *(const Entry *const *) a;
-  const Entry *eb = *(const Entry *const *) b;
+  const Entry *ea = *(const Entry *const *)a;
+  const Entry *eb = *(const Entry *const *)b;
   int r = strcmp (ea->url, eb->url);
 
   if (r == 0)
@@ -559,8 +543,8 @@ tsq_endpoints_extract (TsqPage *page)
       script_len = strlen (script);
       if (script_len > G_MAXINT)
         continue;
-      scan_calls (&col, script, (gint) script_len);
-      scan_literals (&col, script, (gint) script_len);
+      scan_calls (&col, script, (gint)script_len);
+      scan_literals (&col, script, (gint)script_len);
     }
 
   g_ptr_array_sort (col.entries, compare_entries);

@@ -27,13 +27,12 @@ G_BEGIN_DECLS
  * except openapi links (any origin) and api.* hosts of the same site.
  *
  * URLs are normalized by tsq_endpoints_normalize_url(). */
-JsonArray *tsq_endpoints_extract       (TsqPage *page);
+JsonArray *tsq_endpoints_extract (TsqPage *page);
 
 /* Absolute, fragment dropped, scheme and host lower-case, default port dropped; query keys kept
  * (sorted, de-duplicated) with every value replaced by ':' ("?id=:&q=:"); path segments that are
  * numbers, UUIDs or hex/random ids (>= 8 chars with digits) become "{id}". NULL if @url does not
  * resolve to an http(s)/ws(s) URL. */
-char      *tsq_endpoints_normalize_url (const char *base,
-                                        const char *url);
+char *tsq_endpoints_normalize_url (const char *base, const char *url);
 
 G_END_DECLS

@@ -9,10 +9,10 @@
 #include <libxml/parser.h>
 #include <string.h>
 
-G_DEFINE_QUARK (tsq-page-error-quark, tsq_page_error)
+G_DEFINE_QUARK (tsq - page - error - quark, tsq_page_error)
 
-#define SNIFF_BYTES      4096
-#define META_SCAN_BYTES  8192
+#define SNIFF_BYTES 4096
+#define META_SCAN_BYTES 8192
 
 /* --- charset ------------------------------------------------------------------------------ */
 
@@ -78,25 +78,23 @@ static const CharsetAlias charset_aliases[] = {
 
 /* windows-1252 0x80..0x9F; the five undefined bytes map to the C1 control (WHATWG). */
 static const gunichar cp1252_high[32] = {
-  0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-  0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
-  0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-  0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
+  0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+  0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+  0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
 };
 
 /* Resolves a label to (canonical, iconv name); iconv name NULL means windows-1252 (own table).
  * Returns FALSE for unknown labels that iconv cannot open either. */
 static gboolean
-charset_lookup (const char  *label,
-                char       **canonical,
-                char       **iconv_name)
+charset_lookup (const char *label, char **canonical, char **iconv_name)
 {
   g_autofree char *lower = NULL;
   GIConv cd;
 
   if (label == NULL)
     return FALSE;
-  lower = g_ascii_strdown (g_strstrip (g_strdup (label)), -1);
+  lower = g_ascii_strdown (label, -1);
+  g_strstrip (lower);
   if (*lower == '\0' || strlen (lower) > 40)
     return FALSE;
 
@@ -113,7 +111,7 @@ charset_lookup (const char  *label,
       return FALSE;
 
   cd = g_iconv_open ("UTF-8", lower);
-  if (cd == (GIConv) -1)
+  if (cd == (GIConv)-1)
     return FALSE;
   g_iconv_close (cd);
   *canonical = g_strdup (lower);
@@ -123,8 +121,7 @@ charset_lookup (const char  *label,
 
 /* The charset parameter of a Content-Type value or of a meta content attribute. */
 static char *
-charset_from_content_type (const char *value,
-                           gsize       len)
+charset_from_content_type (const char *value, gsize len)
 {
   const char *end = value + len;
 
@@ -156,9 +153,7 @@ charset_from_content_type (const char *value,
 
 /* Minimal attribute tokenizer for the meta prescan: returns the position after the tag. */
 static const char *
-prescan_meta_tag (const char *p,
-                  const char *end,
-                  char      **charset_out)
+prescan_meta_tag (const char *p, const char *end, char **charset_out)
 {
   g_autofree char *charset = NULL;
   g_autofree char *content = NULL;
@@ -227,10 +222,9 @@ prescan_meta_tag (const char *p,
 }
 
 static char *
-prescan_meta_charset (const guint8 *data,
-                      gsize         len)
+prescan_meta_charset (const guint8 *data, gsize len)
 {
-  const char *p = (const char *) data;
+  const char *p = (const char *)data;
   const char *end = p + MIN (len, META_SCAN_BYTES);
 
   while (p < end)
@@ -248,8 +242,8 @@ prescan_meta_charset (const guint8 *data,
           p = q + 3;
           continue;
         }
-      if (end - p >= 5 && g_ascii_strncasecmp (p, "meta", 4) == 0 &&
-          (g_ascii_isspace (p[4]) || p[4] == '/'))
+      if (end - p >= 5 && g_ascii_strncasecmp (p, "meta", 4) == 0
+          && (g_ascii_isspace (p[4]) || p[4] == '/'))
         {
           char *found = NULL;
 
@@ -261,10 +255,33 @@ prescan_meta_charset (const guint8 *data,
   return NULL;
 }
 
+/* Valid UTF-8, ignoring NUL bytes (which g_utf8_validate() rejects) and a multi-byte sequence cut
+ * by the end of the buffer (a truncated body). */
+static gboolean
+looks_like_utf8 (const guint8 *data, gsize len)
+{
+  const char *p = (const char *)data;
+  const char *end = p + len;
+
+  while (p < end)
+    {
+      const char *nul = memchr (p, '\0', end - p);
+      const char *chunk_end = nul != NULL ? nul : end;
+      const char *bad = NULL;
+
+      if (!g_utf8_validate (p, chunk_end - p, &bad))
+        {
+          if (nul == NULL && bad + 4 > end && ((guchar)*bad & 0xC0) == 0xC0)
+            return TRUE;
+          return FALSE;
+        }
+      p = chunk_end + 1;
+    }
+  return TRUE;
+}
+
 char *
-tsq_page_detect_charset (const guint8 *data,
-                         gsize         len,
-                         const char   *content_type)
+tsq_page_detect_charset (const guint8 *data, gsize len, const char *content_type)
 {
   g_autofree char *label = NULL;
   char *canonical = NULL;
@@ -301,22 +318,13 @@ tsq_page_detect_charset (const guint8 *data,
       return canonical;
     }
 
-  if (g_utf8_validate ((const char *) data, MIN (len, (gsize) G_MAXSSIZE), NULL))
+  if (looks_like_utf8 (data, len))
     return g_strdup ("utf-8");
-  /* Valid UTF-8 except for a sequence cut at the end of the buffer still counts as UTF-8. */
-  {
-    const char *bad = NULL;
-    g_utf8_validate ((const char *) data, len, &bad);
-    if (bad != NULL && (gsize) (bad - (const char *) data) + 4 > len &&
-        ((guchar) *bad & 0xC0) == 0xC0)
-      return g_strdup ("utf-8");
-  }
   return g_strdup ("windows-1252");
 }
 
 static GString *
-decode_windows_1252 (const guint8 *data,
-                     gsize         len)
+decode_windows_1252 (const guint8 *data, gsize len)
 {
   GString *out = g_string_sized_new (len + len / 8 + 1);
 
@@ -325,7 +333,7 @@ decode_windows_1252 (const guint8 *data,
       guint8 c = data[i];
 
       if (c < 0x80)
-        g_string_append_c (out, (char) c);
+        g_string_append_c (out, (char)c);
       else if (c < 0xA0)
         g_string_append_unichar (out, cp1252_high[c - 0x80]);
       else
@@ -336,17 +344,15 @@ decode_windows_1252 (const guint8 *data,
 
 /* iconv with U+FFFD for every undecodable byte (g_convert() gives up on the first one). */
 static GString *
-decode_iconv (const guint8 *data,
-              gsize         len,
-              const char   *from)
+decode_iconv (const guint8 *data, gsize len, const char *from)
 {
   GIConv cd = g_iconv_open ("UTF-8", from);
   GString *out;
-  char *inbuf = (char *) data;
+  char *inbuf = (char *)data;
   gsize inleft = len;
   char chunk[8192];
 
-  if (cd == (GIConv) -1)
+  if (cd == (GIConv)-1)
     return NULL;
   out = g_string_sized_new (len * 2 + 1);
 
@@ -354,12 +360,12 @@ decode_iconv (const guint8 *data,
     {
       char *outbuf = chunk;
       gsize outleft = sizeof chunk;
-      gsize res = g_iconv (cd, inleft > 0 ? &inbuf : NULL, inleft > 0 ? &inleft : NULL, &outbuf,
-                           &outleft);
+      gsize res
+        = g_iconv (cd, inleft > 0 ? &inbuf : NULL, inleft > 0 ? &inleft : NULL, &outbuf, &outleft);
       int saved = errno;
 
       g_string_append_len (out, chunk, outbuf - chunk);
-      if (res != (gsize) -1)
+      if (res != (gsize)-1)
         {
           if (inleft == 0)
             break;
@@ -387,10 +393,7 @@ decode_iconv (const guint8 *data,
 }
 
 static char *
-decode_body (const guint8 *data,
-             gsize         len,
-             const char   *canonical,
-             gsize        *len_out)
+decode_body (const guint8 *data, gsize len, const char *canonical, gsize *len_out)
 {
   g_autofree char *canon = NULL;
   g_autofree char *iconv_name = NULL;
@@ -398,8 +401,8 @@ decode_body (const guint8 *data,
   char *valid;
 
   /* Strip a BOM matching the charset. */
-  if (g_str_equal (canonical, "utf-8") && len >= 3 && data[0] == 0xEF && data[1] == 0xBB &&
-      data[2] == 0xBF)
+  if (g_str_equal (canonical, "utf-8") && len >= 3 && data[0] == 0xEF && data[1] == 0xBB
+      && data[2] == 0xBF)
     data += 3, len -= 3;
   else if (g_str_equal (canonical, "utf-16le") && len >= 2 && data[0] == 0xFF && data[1] == 0xFE)
     data += 2, len -= 2;
@@ -407,7 +410,7 @@ decode_body (const guint8 *data,
     data += 2, len -= 2;
 
   if (g_str_equal (canonical, "utf-8"))
-    text = g_string_new_len ((const char *) data, len);
+    text = g_string_new_len ((const char *)data, len);
   else if (g_str_equal (canonical, "windows-1252"))
     text = decode_windows_1252 (data, len);
   else if (charset_lookup (canonical, &canon, &iconv_name) && iconv_name != NULL)
@@ -431,12 +434,28 @@ static gboolean
 content_type_is_binary (const char *content_type)
 {
   static const char *const prefixes[] = {
-    "image/", "audio/", "video/", "font/", "model/",
-    "application/octet-stream", "application/pdf", "application/zip", "application/gzip",
-    "application/x-gzip", "application/x-tar", "application/x-bzip2", "application/x-7z",
-    "application/x-rar", "application/wasm", "application/vnd.ms-fontobject",
-    "application/font-", "application/x-font", "application/x-shockwave-flash",
-    "application/msword", "application/vnd.openxmlformats", "application/x-msdownload",
+    "image/",
+    "audio/",
+    "video/",
+    "font/",
+    "model/",
+    "application/octet-stream",
+    "application/pdf",
+    "application/zip",
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-tar",
+    "application/x-bzip2",
+    "application/x-7z",
+    "application/x-rar",
+    "application/wasm",
+    "application/vnd.ms-fontobject",
+    "application/font-",
+    "application/x-font",
+    "application/x-shockwave-flash",
+    "application/msword",
+    "application/vnd.openxmlformats",
+    "application/x-msdownload",
   };
   g_autofree char *lower = NULL;
   const char *p;
@@ -454,18 +473,29 @@ content_type_is_binary (const char *content_type)
 }
 
 static gboolean
-bytes_look_binary (const guint8 *data,
-                   gsize         len)
+bytes_look_binary (const guint8 *data, gsize len)
 {
   static const struct
   {
     const char *magic;
     gsize len;
   } magics[] = {
-    { "\x89PNG", 4 },        { "GIF87a", 6 },   { "GIF89a", 6 },  { "\xFF\xD8\xFF", 3 },
-    { "%PDF-", 5 },          { "PK\x03\x04", 4 }, { "\x1F\x8B", 2 }, { "\x7F" "ELF", 4 },
-    { "wOFF", 4 },           { "wOF2", 4 },     { "\0asm", 4 },   { "BZh91AY", 7 },
-    { "7z\xBC\xAF\x27\x1C", 6 }, { "Rar!", 4 },
+    { "\x89PNG", 4 },
+    { "GIF87a", 6 },
+    { "GIF89a", 6 },
+    { "\xFF\xD8\xFF", 3 },
+    { "%PDF-", 5 },
+    { "PK\x03\x04", 4 },
+    { "\x1F\x8B", 2 },
+    { "\x7F"
+      "ELF",
+      4 },
+    { "wOFF", 4 },
+    { "wOF2", 4 },
+    { "\0asm", 4 },
+    { "BZh91AY", 7 },
+    { "7z\xBC\xAF\x27\x1C", 6 },
+    { "Rar!", 4 },
   };
   gsize n = MIN (len, SNIFF_BYTES);
   gsize controls = 0;
@@ -490,17 +520,14 @@ bytes_look_binary (const guint8 *data,
 /* --- DOM helpers --------------------------------------------------------------------------- */
 
 gboolean
-tsq_page_node_is (xmlNode    *node,
-                  const char *name)
+tsq_page_node_is (xmlNode *node, const char *name)
 {
-  return node != NULL && node->type == XML_ELEMENT_NODE && node->name != NULL &&
-         g_ascii_strcasecmp ((const char *) node->name, name) == 0;
+  return node != NULL && node->type == XML_ELEMENT_NODE && node->name != NULL
+         && g_ascii_strcasecmp ((const char *)node->name, name) == 0;
 }
 
 xmlNode *
-tsq_page_walk_next (xmlNode  *node,
-                    xmlNode  *root,
-                    gboolean  skip_children)
+tsq_page_walk_next (xmlNode *node, xmlNode *root, gboolean skip_children)
 {
   if (!skip_children && node->children != NULL && node->type != XML_ENTITY_REF_NODE)
     return node->children;
@@ -514,15 +541,14 @@ tsq_page_walk_next (xmlNode  *node,
 }
 
 static char *
-get_attr (xmlNode    *node,
-          const char *name)
+get_attr (xmlNode *node, const char *name)
 {
   for (xmlAttr *attr = node->properties; attr != NULL; attr = attr->next)
     {
-      if (attr->name != NULL && g_ascii_strcasecmp ((const char *) attr->name, name) == 0)
+      if (attr->name != NULL && g_ascii_strcasecmp ((const char *)attr->name, name) == 0)
         {
           xmlChar *value = xmlNodeListGetString (node->doc, attr->children, 1);
-          char *copy = g_strdup (value != NULL ? (const char *) value : "");
+          char *copy = g_strdup (value != NULL ? (const char *)value : "");
 
           xmlFree (value);
           return copy;
@@ -535,7 +561,7 @@ static char *
 node_text (xmlNode *node)
 {
   xmlChar *content = xmlNodeGetContent (node);
-  char *copy = g_strdup (content != NULL ? (const char *) content : "");
+  char *copy = g_strdup (content != NULL ? (const char *)content : "");
 
   xmlFree (content);
   return copy;
@@ -565,8 +591,7 @@ collapse_whitespace (const char *text)
 }
 
 static gboolean
-has_ancestor (xmlNode    *node,
-              const char *name)
+has_ancestor (xmlNode *node, const char *name)
 {
   for (xmlNode *p = node->parent; p != NULL; p = p->parent)
     if (tsq_page_node_is (p, name))
@@ -575,8 +600,7 @@ has_ancestor (xmlNode    *node,
 }
 
 static gboolean
-rel_has_token (const char *rel,
-               const char *token)
+rel_has_token (const char *rel, const char *token)
 {
   g_auto (GStrv) tokens = NULL;
 
@@ -593,11 +617,23 @@ static gboolean
 script_type_is_js (const char *type)
 {
   static const char *const js_types[] = {
-    "module", "text/javascript", "application/javascript", "application/ecmascript",
-    "application/x-ecmascript", "application/x-javascript", "text/ecmascript",
-    "text/javascript1.0", "text/javascript1.1", "text/javascript1.2", "text/javascript1.3",
-    "text/javascript1.4", "text/javascript1.5", "text/jscript", "text/livescript",
-    "text/x-ecmascript", "text/x-javascript",
+    "module",
+    "text/javascript",
+    "application/javascript",
+    "application/ecmascript",
+    "application/x-ecmascript",
+    "application/x-javascript",
+    "text/ecmascript",
+    "text/javascript1.0",
+    "text/javascript1.1",
+    "text/javascript1.2",
+    "text/javascript1.3",
+    "text/javascript1.4",
+    "text/javascript1.5",
+    "text/jscript",
+    "text/livescript",
+    "text/x-ecmascript",
+    "text/x-javascript",
   };
   g_autofree char *lower = NULL;
   char *semi;
@@ -627,9 +663,7 @@ typedef struct
 } Builder;
 
 static void
-add_unique (GPtrArray  *array,
-            GHashTable *seen,
-            char       *url /* owned */)
+add_unique (GPtrArray *array, GHashTable *seen, char *url /* owned */)
 {
   if (url == NULL)
     return;
@@ -643,8 +677,7 @@ add_unique (GPtrArray  *array,
 }
 
 static void
-add_subresource (Builder    *b,
-                 const char *ref)
+add_subresource (Builder *b, const char *ref)
 {
   char *abs = tsq_url_resolve (b->page->base_url, ref);
 
@@ -665,8 +698,7 @@ add_subresource (Builder    *b,
 /* srcset: "url [descriptor], url [descriptor]" (HTML spec parsing, simplified: descriptors in
  * parentheses may contain commas). */
 static void
-add_srcset (Builder    *b,
-            const char *srcset)
+add_srcset (Builder *b, const char *srcset)
 {
   const char *p = srcset;
 
@@ -729,9 +761,7 @@ page_form_free (gpointer data)
 }
 
 static void
-add_meta (TsqPage    *page,
-          const char *key,
-          const char *content)
+add_meta (TsqPage *page, const char *key, const char *content)
 {
   g_autofree char *lower = NULL;
   GPtrArray *values;
@@ -752,11 +782,10 @@ add_meta (TsqPage    *page,
 }
 
 static void
-visit_element (Builder *b,
-               xmlNode *node)
+visit_element (Builder *b, xmlNode *node)
 {
   TsqPage *page = b->page;
-  const char *name = (const char *) node->name;
+  const char *name = (const char *)node->name;
 
   if (name == NULL)
     return;
@@ -828,8 +857,8 @@ visit_element (Builder *b,
         {
           if (rel_has_token (link->rel, "stylesheet"))
             g_ptr_array_add (page->stylesheet_urls, g_strdup (link->href));
-          if (rel_has_token (link->rel, "stylesheet") || rel_has_token (link->rel, "preload") ||
-              rel_has_token (link->rel, "modulepreload") || rel_has_token (link->rel, "icon"))
+          if (rel_has_token (link->rel, "stylesheet") || rel_has_token (link->rel, "preload")
+              || rel_has_token (link->rel, "modulepreload") || rel_has_token (link->rel, "icon"))
             add_subresource (b, link->href);
         }
     }
@@ -862,8 +891,9 @@ visit_element (Builder *b,
 
       if (method != NULL)
         g_strstrip (method);
-      if (method != NULL && (g_ascii_strcasecmp (method, "post") == 0 ||
-                             g_ascii_strcasecmp (method, "dialog") == 0))
+      if (method != NULL
+          && (g_ascii_strcasecmp (method, "post") == 0
+              || g_ascii_strcasecmp (method, "dialog") == 0))
         form->method = g_ascii_strup (method, -1);
       else
         form->method = g_strdup ("GET");
@@ -889,9 +919,9 @@ visit_element (Builder *b,
       if (srcset != NULL)
         add_srcset (b, srcset);
     }
-  else if (g_ascii_strcasecmp (name, "iframe") == 0 || g_ascii_strcasecmp (name, "frame") == 0 ||
-           g_ascii_strcasecmp (name, "embed") == 0 || g_ascii_strcasecmp (name, "audio") == 0 ||
-           g_ascii_strcasecmp (name, "track") == 0)
+  else if (g_ascii_strcasecmp (name, "iframe") == 0 || g_ascii_strcasecmp (name, "frame") == 0
+           || g_ascii_strcasecmp (name, "embed") == 0 || g_ascii_strcasecmp (name, "audio") == 0
+           || g_ascii_strcasecmp (name, "track") == 0)
     {
       g_autofree char *src = get_attr (node, "src");
 
@@ -920,8 +950,8 @@ visit_element (Builder *b,
       g_autofree char *type = get_attr (node, "type");
       g_autofree char *src = NULL;
 
-      if (type != NULL && g_ascii_strcasecmp (g_strstrip (type), "image") == 0 &&
-          (src = get_attr (node, "src")) != NULL)
+      if (type != NULL && g_ascii_strcasecmp (g_strstrip (type), "image") == 0
+          && (src = get_attr (node, "src")) != NULL)
         add_subresource (b, src);
     }
 }
@@ -929,7 +959,7 @@ visit_element (Builder *b,
 static void
 find_base (TsqPage *page)
 {
-  xmlNode *root = (xmlNode *) page->doc;
+  xmlNode *root = (xmlNode *)page->doc;
 
   for (xmlNode *n = root->children; n != NULL; n = tsq_page_walk_next (n, root, FALSE))
     {
@@ -962,13 +992,11 @@ init_libxml (gpointer data)
 }
 
 static xmlDoc *
-parse_html (const char *html,
-            gsize       len,
-            const char *url)
+parse_html (const char *html, gsize len, const char *url)
 {
   static GOnce init_once = G_ONCE_INIT;
-  const int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                      HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC;
+  const int options = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
+                      | HTML_PARSE_NONET | HTML_PARSE_COMPACT | HTML_PARSE_IGNORE_ENC;
   static const char empty[] = "<html><head></head><body></body></html>";
   xmlDoc *doc = NULL;
 
@@ -976,7 +1004,7 @@ parse_html (const char *html,
   g_once (&init_once, init_libxml, NULL);
 
   if (len > 0)
-    doc = htmlReadMemory (html, (int) MIN (len, (gsize) G_MAXINT), url, "UTF-8", options);
+    doc = htmlReadMemory (html, (int)MIN (len, (gsize)G_MAXINT), url, "UTF-8", options);
   if (doc == NULL || xmlDocGetRootElement (doc) == NULL)
     {
       if (doc != NULL)
@@ -987,10 +1015,7 @@ parse_html (const char *html,
 }
 
 TsqPage *
-tsq_page_parse (GBytes     *body,
-                const char *content_type,
-                const char *url,
-                GError    **error)
+tsq_page_parse (GBytes *body, const char *content_type, const char *url, GError **error)
 {
   g_autoptr (TsqPage) page = NULL;
   const guint8 *data = NULL;
@@ -1002,7 +1027,7 @@ tsq_page_parse (GBytes     *body,
   if (body != NULL)
     data = g_bytes_get_data (body, &len);
   if (data == NULL)
-    data = (const guint8 *) "", len = 0;
+    data = (const guint8 *)"", len = 0;
 
   if (content_type_is_binary (content_type))
     {
@@ -1033,8 +1058,8 @@ tsq_page_parse (GBytes     *body,
   page->inline_scripts = g_ptr_array_new_with_free_func (g_free);
   page->inline_styles = g_ptr_array_new_with_free_func (g_free);
   page->stylesheet_urls = g_ptr_array_new_with_free_func (g_free);
-  page->meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                      (GDestroyNotify) g_ptr_array_unref);
+  page->meta
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   page->links = g_ptr_array_new_with_free_func (page_link_free);
   page->forms = g_ptr_array_new_with_free_func (page_form_free);
   page->anchors = g_ptr_array_new_with_free_func (g_free);
@@ -1055,7 +1080,7 @@ tsq_page_parse (GBytes     *body,
   b.page = page;
   b.seen_anchors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   b.seen_subresources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  root = (xmlNode *) page->doc;
+  root = (xmlNode *)page->doc;
   for (xmlNode *n = root->children; n != NULL; n = tsq_page_walk_next (n, root, FALSE))
     if (n->type == XML_ELEMENT_NODE)
       visit_element (&b, n);

@@ -8,13 +8,11 @@
 #define SHINGLE_WORDS 3
 
 static guint64
-fnv1a64 (guint64     hash,
-         const char *data,
-         gsize       len)
+fnv1a64 (guint64 hash, const char *data, gsize len)
 {
   for (gsize i = 0; i < len; i++)
     {
-      hash ^= (guchar) data[i];
+      hash ^= (guchar)data[i];
       hash *= G_GUINT64_CONSTANT (0x100000001b3);
     }
   return hash;
@@ -30,9 +28,7 @@ mix64 (guint64 z)
 }
 
 static guint64
-hash_words (char  **words,
-            guint   first,
-            guint   count)
+hash_words (char **words, guint first, guint count)
 {
   guint64 hash = G_GUINT64_CONSTANT (0xcbf29ce484222325);
 
@@ -87,7 +83,7 @@ tsq_simhash_compute (const char *normalized_text)
   n_shingles = words->len >= SHINGLE_WORDS ? words->len - SHINGLE_WORDS + 1 : 1;
   for (guint i = 0; i < n_shingles; i++)
     {
-      guint64 h = hash_words ((char **) words->pdata, i, MIN (SHINGLE_WORDS, words->len));
+      guint64 h = hash_words ((char **)words->pdata, i, MIN (SHINGLE_WORDS, words->len));
 
       for (guint bit = 0; bit < 64; bit++)
         votes[bit] += (h >> bit) & 1 ? 1 : -1;
@@ -99,15 +95,13 @@ tsq_simhash_compute (const char *normalized_text)
 }
 
 guint
-tsq_simhash_distance (guint64 a,
-                      guint64 b)
+tsq_simhash_distance (guint64 a, guint64 b)
 {
-  return (guint) __builtin_popcountll (a ^ b);
+  return (guint)__builtin_popcountll (a ^ b);
 }
 
 double
-tsq_simhash_similarity (guint64 a,
-                        guint64 b)
+tsq_simhash_similarity (guint64 a, guint64 b)
 {
   return 1.0 - tsq_simhash_distance (a, b) / 64.0;
 }

@@ -16,9 +16,9 @@ clean_ref (const char *ref)
   const char *start = ref;
   const char *end = ref + strlen (ref);
 
-  while (start < end && (guchar) *start <= 0x20)
+  while (start < end && (guchar)*start <= 0x20)
     start++;
-  while (end > start && (guchar) end[-1] <= 0x20)
+  while (end > start && (guchar)end[-1] <= 0x20)
     end--;
 
   out = g_string_sized_new (end - start);
@@ -48,8 +48,7 @@ is_special_scheme (const char *scheme)
 }
 
 char *
-tsq_url_normalize (const char *url,
-                   gboolean    drop_fragment)
+tsq_url_normalize (const char *url, gboolean drop_fragment)
 {
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GUri) out = NULL;
@@ -112,8 +111,7 @@ tsq_url_normalize (const char *url,
 }
 
 char *
-tsq_url_resolve (const char *base,
-                 const char *ref)
+tsq_url_resolve (const char *base, const char *ref)
 {
   g_autofree char *clean = NULL;
   g_autofree char *resolved = NULL;
@@ -133,8 +131,8 @@ tsq_url_resolve (const char *base,
       const char *colon = strchr (clean, ':');
       const char *slash = strpbrk (clean, "/\\?#");
 
-      if (colon == NULL || (slash != NULL && slash < colon) ||
-          g_ascii_strncasecmp (clean, "http", 4) == 0)
+      if (colon == NULL || (slash != NULL && slash < colon)
+          || g_ascii_strncasecmp (clean, "http", 4) == 0)
         {
           for (char *p = clean; *p && *p != '?' && *p != '#'; p++)
             if (*p == '\\')
@@ -153,8 +151,8 @@ tsq_url_is_http (const char *url)
 {
   if (url == NULL)
     return FALSE;
-  return g_ascii_strncasecmp (url, "http://", 7) == 0 ||
-         g_ascii_strncasecmp (url, "https://", 8) == 0;
+  return g_ascii_strncasecmp (url, "http://", 7) == 0
+         || g_ascii_strncasecmp (url, "https://", 8) == 0;
 }
 
 char *
@@ -204,8 +202,7 @@ tsq_url_get_origin (const char *url)
 }
 
 gboolean
-tsq_url_same_origin (const char *a,
-                     const char *b)
+tsq_url_same_origin (const char *a, const char *b)
 {
   g_autofree char *oa = tsq_url_get_origin (a);
   g_autofree char *ob = tsq_url_get_origin (b);
@@ -222,7 +219,7 @@ load_psl (gpointer data)
 
   if (latest != NULL)
     return latest;
-  return (gpointer) psl_builtin ();
+  return (gpointer)psl_builtin ();
 }
 
 char *
@@ -241,8 +238,8 @@ tsq_url_registrable_domain (const char *host)
   len = strlen (lower);
   if (len > 0 && lower[len - 1] == '.')
     lower[len - 1] = '\0';
-  if (g_hostname_is_ip_address (lower) || strchr (lower, ':') != NULL ||
-      strchr (lower, '.') == NULL)
+  if (g_hostname_is_ip_address (lower) || strchr (lower, ':') != NULL
+      || strchr (lower, '.') == NULL)
     return g_steal_pointer (&lower);
 
   psl = g_once (&psl_once, load_psl, NULL);
@@ -255,8 +252,7 @@ tsq_url_registrable_domain (const char *host)
 }
 
 gboolean
-tsq_url_same_site (const char *a,
-                   const char *b)
+tsq_url_same_site (const char *a, const char *b)
 {
   g_autofree char *ha = tsq_url_get_host (a);
   g_autofree char *hb = tsq_url_get_host (b);

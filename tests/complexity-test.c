@@ -7,30 +7,30 @@
 #include "tsq-endpoints.h"
 #include "tsq-url-util.h"
 
-static const char handcrafted[] =
-  "<!DOCTYPE html>\n"
-  "<html lang=\"en\">\n"
-  "<head>\n"
-  "  <title>C</title>\n"
-  "  <link rel=\"stylesheet\" href=\"/a.css\">\n"
-  "  <link rel=\"stylesheet\" href=\"https://fonts.googleapis.com/css?family=X\">\n"
-  "  <link rel=\"dns-prefetch\" href=\"https://hint.example.org/\">\n"
-  "  <style>p { color: red }</style>\n"
-  "  <script src=\"/app.js\"></script>\n"
-  "  <script async src=\"https://www.googletagmanager.com/gtm.js?id=GTM-1\"></script>\n"
-  "  <script>var a = 1;</script>\n"
-  "  <script type=\"application/ld+json\">{\"@type\": \"Thing\"}</script>\n"
-  "</head>\n"
-  "<body>\n"
-  "  <!-- comments and text are not elements -->\n"
-  "  <div><div><div><p>deep</p></div></div></div>\n"
-  "  <img src=\"https://cdn.example.com/x.png\">\n"
-  "  <img src=\"https://i.ytimg.com/a.jpg\" srcset=\"https://i.ytimg.com/a2.jpg 2x\">\n"
-  "  <iframe src=\"https://www.youtube.com/embed/x\"></iframe>\n"
-  "  <form action=\"/s\"><input name=\"q\"></form>\n"
-  "  <a href=\"https://twitter.com/x\">a link is not a subresource</a>\n"
-  "</body>\n"
-  "</html>\n";
+static const char handcrafted[]
+  = "<!DOCTYPE html>\n"
+    "<html lang=\"en\">\n"
+    "<head>\n"
+    "  <title>C</title>\n"
+    "  <link rel=\"stylesheet\" href=\"/a.css\">\n"
+    "  <link rel=\"stylesheet\" href=\"https://fonts.googleapis.com/css?family=X\">\n"
+    "  <link rel=\"dns-prefetch\" href=\"https://hint.example.org/\">\n"
+    "  <style>p { color: red }</style>\n"
+    "  <script src=\"/app.js\"></script>\n"
+    "  <script async src=\"https://www.googletagmanager.com/gtm.js?id=GTM-1\"></script>\n"
+    "  <script>var a = 1;</script>\n"
+    "  <script type=\"application/ld+json\">{\"@type\": \"Thing\"}</script>\n"
+    "</head>\n"
+    "<body>\n"
+    "  <!-- comments and text are not elements -->\n"
+    "  <div><div><div><p>deep</p></div></div></div>\n"
+    "  <img src=\"https://cdn.example.com/x.png\">\n"
+    "  <img src=\"https://i.ytimg.com/a.jpg\" srcset=\"https://i.ytimg.com/a2.jpg 2x\">\n"
+    "  <iframe src=\"https://www.youtube.com/embed/x\"></iframe>\n"
+    "  <form action=\"/s\"><input name=\"q\"></form>\n"
+    "  <a href=\"https://twitter.com/x\">a link is not a subresource</a>\n"
+    "</body>\n"
+    "</html>\n";
 
 static void
 test_handcrafted (void)
@@ -117,12 +117,12 @@ check_fixture (const char *path)
   g_assert_cmpint (json_object_get_int_member (cx, "scripts_external"), ==, page->script_urls->len);
   g_assert_cmpint (json_object_get_int_member (cx, "scripts_inline"), ==,
                    page->inline_scripts->len);
-  g_assert_cmpint (json_object_get_int_member (cx, "inline_script_bytes"), <=, (gint64) len * 4);
-  g_assert_cmpint (json_object_get_int_member (cx, "images") +
-                     json_object_get_int_member (cx, "iframes") +
-                     json_object_get_int_member (cx, "forms"),
+  g_assert_cmpint (json_object_get_int_member (cx, "inline_script_bytes"), <=, (gint64)len * 4);
+  g_assert_cmpint (json_object_get_int_member (cx, "images")
+                     + json_object_get_int_member (cx, "iframes")
+                     + json_object_get_int_member (cx, "forms"),
                    <=, dom_nodes);
-  g_assert_cmpint (json_object_get_int_member (cx, "page_weight_bytes"), ==, (gint64) len);
+  g_assert_cmpint (json_object_get_int_member (cx, "page_weight_bytes"), ==, (gint64)len);
 
   list = json_object_get_array_member (cx, "third_party_domain_list");
   g_assert_cmpint (json_object_get_int_member (cx, "third_party_domains"), ==,
@@ -201,8 +201,7 @@ test_fixture_pages (void)
 }
 
 int
-main (int    argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 

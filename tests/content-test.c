@@ -5,13 +5,12 @@
 #include "tsq-content.h"
 
 static TsqContent *
-extract (const char            *html,
-         const TsqContentRules *rules)
+extract (const char *html, const TsqContentRules *rules)
 {
   g_autoptr (GBytes) body = g_bytes_new (html, strlen (html));
   g_autoptr (GError) error = NULL;
-  g_autoptr (TsqPage) page = tsq_page_parse (body, "text/html; charset=utf-8",
-                                             "https://news.example.com/story", &error);
+  g_autoptr (TsqPage) page
+    = tsq_page_parse (body, "text/html; charset=utf-8", "https://news.example.com/story", &error);
 
   g_assert_no_error (error);
   return tsq_content_extract (page, rules);
@@ -34,9 +33,9 @@ typedef struct
   const char *paragraph;
 } Variant;
 
-static const char *const base_paragraph =
-  "The city council approved the new budget after a long debate about public transport, "
-  "schools and the maintenance of old bridges across the river.";
+static const char *const base_paragraph
+  = "The city council approved the new budget after a long debate about public transport, "
+    "schools and the maintenance of old bridges across the river.";
 
 static char *
 render (const Variant *v)
@@ -57,7 +56,8 @@ render (const Variant *v)
     "<div id=\"div-gpt-ad-1234567-0\">%s</div>"
     "<p>Opponents said the plan leaves too little for housing. The vote was 7 to 4.</p>"
     "<form action=\"/comment\" method=\"post\"><input type=\"hidden\" name=\"authenticity_token\" "
-    "value=\"%s\"><input type=\"hidden\" name=\"nonce\" value=\"%s\"><textarea name=\"c\"></textarea>"
+    "value=\"%s\"><input type=\"hidden\" name=\"nonce\" value=\"%s\"><textarea "
+    "name=\"c\"></textarea>"
     "<input type=\"submit\" value=\"Post comment\"></form>"
     "<p class=\"debug\">request %s / %s</p>"
     "</article><footer>&copy; 2025 Example News</footer></body></html>",
@@ -70,13 +70,31 @@ render (const Variant *v)
 }
 
 static const Variant variant_a = {
-  "q8Zk2LmP4xR7tY1wVb9nS3cD6fG0hJ5e", "r4nd0mN0nce", "2026-12-03T12:34:56Z",
-  "December 3, 2026", "9:15 pm", "5 minutes ago", "1,234", "12", "Buy shoes now", FALSE, NULL,
+  "q8Zk2LmP4xR7tY1wVb9nS3cD6fG0hJ5e",
+  "r4nd0mN0nce",
+  "2026-12-03T12:34:56Z",
+  "December 3, 2026",
+  "9:15 pm",
+  "5 minutes ago",
+  "1,234",
+  "12",
+  "Buy shoes now",
+  FALSE,
+  NULL,
 };
 
 static const Variant variant_b = {
-  "Xy7Wv3Ut5Sr1Qp9On2Ml8Kj4Ih6Gf0Ed", "n3wN0nceZZ", "2026-12-04T08:01:02+01:00",
-  "Dec 4, 2026", "08:01", "2 hours ago", "13,807", "15", "Cheap flights to Rome", TRUE, NULL,
+  "Xy7Wv3Ut5Sr1Qp9On2Ml8Kj4Ih6Gf0Ed",
+  "n3wN0nceZZ",
+  "2026-12-04T08:01:02+01:00",
+  "Dec 4, 2026",
+  "08:01",
+  "2 hours ago",
+  "13,807",
+  "15",
+  "Cheap flights to Rome",
+  TRUE,
+  NULL,
 };
 
 static void
@@ -131,16 +149,27 @@ test_each_volatile_change (void)
 
       switch (i)
         {
-        case 0: v.csrf = variant_b.csrf; break;
-        case 1: v.nonce = variant_b.nonce; break;
-        case 2:
-          v.iso = variant_b.iso, v.long_date = variant_b.long_date;
-          v.clock = variant_b.clock, v.ago = variant_b.ago;
-          break;
-        case 3: v.views = variant_b.views, v.comments = variant_b.comments; break;
-        case 4: v.ad = variant_b.ad; break;
-        case 5: v.swap_attrs = TRUE; break;
-        default: g_assert_not_reached ();
+          case 0:
+            v.csrf = variant_b.csrf;
+            break;
+          case 1:
+            v.nonce = variant_b.nonce;
+            break;
+          case 2:
+            v.iso = variant_b.iso, v.long_date = variant_b.long_date;
+            v.clock = variant_b.clock, v.ago = variant_b.ago;
+            break;
+          case 3:
+            v.views = variant_b.views, v.comments = variant_b.comments;
+            break;
+          case 4:
+            v.ad = variant_b.ad;
+            break;
+          case 5:
+            v.swap_attrs = TRUE;
+            break;
+          default:
+            g_assert_not_reached ();
         }
       html = render (&v);
       g_assert_cmpstr (html, !=, html_a);
@@ -152,15 +181,15 @@ test_each_volatile_change (void)
 
 /* Deterministic pseudo-random prose: @seed picks the words. */
 static char *
-prose (guint seed,
-       guint words)
+prose (guint seed, guint words)
 {
   static const char *const vocabulary[] = {
-    "river", "budget", "council", "school", "bridge", "train", "market", "storm", "harbor",
-    "garden", "museum", "library", "election", "festival", "factory", "hospital", "forest",
-    "tunnel", "airport", "stadium", "village", "mountain", "station", "theatre", "castle",
-    "bakery", "orchestra", "laboratory", "satellite", "island", "glacier", "desert", "canal",
-    "tower", "meadow", "quarry", "lighthouse", "vineyard", "monastery", "observatory",
+    "river",     "budget",     "council",  "school",    "bridge",      "train",     "market",
+    "storm",     "harbor",     "garden",   "museum",    "library",     "election",  "festival",
+    "factory",   "hospital",   "forest",   "tunnel",    "airport",     "stadium",   "village",
+    "mountain",  "station",    "theatre",  "castle",    "bakery",      "orchestra", "laboratory",
+    "satellite", "island",     "glacier",  "desert",    "canal",       "tower",     "meadow",
+    "quarry",    "lighthouse", "vineyard", "monastery", "observatory",
   };
   GString *out = g_string_new (NULL);
   guint32 state = seed * 2654435761u + 1;
@@ -176,9 +205,7 @@ prose (guint seed,
 }
 
 static char *
-article (guint first_seed,
-         guint changed_index,
-         guint changed_seed)
+article (guint first_seed, guint changed_index, guint changed_seed)
 {
   GString *html = g_string_new ("<html><head><title>Long read</title></head><body><article>");
 
@@ -274,28 +301,27 @@ test_normalize_masks (void)
 static void
 test_dom_filter (void)
 {
-  g_autoptr (TsqContent) c =
-    extract ("<html><head><title>T</title><style>.x{}</style></head><body>"
-             "<p>visible</p><script>var hidden = 1;</script><noscript>enable js</noscript>"
-             "<template><p>tpl</p></template><svg><text>svg text</text><title>svg title</title></svg>"
-             "<!-- a comment --><div hidden>hidden attr</div>"
-             "<div style=\"color: red; display: none\">display none</div>"
-             "<div class=\"pdfpreview\">not an ad</div><iframe>frame fallback</iframe>"
-             "<img src=\"x.png\" alt=\"A chart\"><p>a<br>b</p>"
-             "<table><tr><td>c1</td><td>c2</td></tr></table></body></html>",
-             NULL);
+  g_autoptr (TsqContent) c = extract (
+    "<html><head><title>T</title><style>.x{}</style></head><body>"
+    "<p>visible</p><script>var hidden = 1;</script><noscript>enable js</noscript>"
+    "<template><p>tpl</p></template><svg><text>svg text</text><title>svg title</title></svg>"
+    "<!-- a comment --><div hidden>hidden attr</div>"
+    "<div style=\"color: red; display: none\">display none</div>"
+    "<div class=\"pdfpreview\">not an ad</div><iframe>frame fallback</iframe>"
+    "<img src=\"x.png\" alt=\"A chart\"><p>a<br>b</p>"
+    "<table><tr><td>c1</td><td>c2</td></tr></table></body></html>",
+    NULL);
 
   g_assert_cmpstr (c->text, ==, "T\nvisible\nnot an ad\nA chart\na\nb\nc1 c2");
   g_assert_cmpuint (c->text_length, ==, g_utf8_strlen (c->text, -1));
 }
 
 static gboolean
-skip_sidebar (xmlNode *node,
-              gpointer user_data)
+skip_sidebar (xmlNode *node, gpointer user_data)
 {
   guint *calls = user_data;
-  xmlChar *id = xmlGetProp (node, (const xmlChar *) "id");
-  gboolean skip = id != NULL && g_str_equal ((const char *) id, "sidebar");
+  xmlChar *id = xmlGetProp (node, (const xmlChar *)"id");
+  gboolean skip = id != NULL && g_str_equal ((const char *)id, "sidebar");
 
   (*calls)++;
   xmlFree (id);
@@ -364,7 +390,8 @@ test_to_json (void)
   g_autoptr (JsonObject) obj = tsq_content_to_json (small);
   g_autoptr (JsonObject) large_obj = NULL;
   const char *simhash = json_object_get_string_member (obj, "simhash");
-  g_autofree char *expected_simhash = g_strdup_printf ("%016" G_GINT64_MODIFIER "x", small->simhash);
+  g_autofree char *expected_simhash
+    = g_strdup_printf ("%016" G_GINT64_MODIFIER "x", small->simhash);
   const char *capped;
 
   g_assert_cmpstr (json_object_get_string_member (obj, "hash"), ==, small->hash_hex);
@@ -391,8 +418,7 @@ test_to_json (void)
 }
 
 int
-main (int    argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 

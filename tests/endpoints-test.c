@@ -9,8 +9,8 @@ endpoints_of (const char *html)
 {
   g_autoptr (GBytes) body = g_bytes_new (html, strlen (html));
   g_autoptr (GError) error = NULL;
-  g_autoptr (TsqPage) page =
-    tsq_page_parse (body, "text/html", "https://www.example.com/app/index.html", &error);
+  g_autoptr (TsqPage) page
+    = tsq_page_parse (body, "text/html", "https://www.example.com/app/index.html", &error);
 
   g_assert_no_error (error);
   return tsq_endpoints_extract (page);
@@ -36,8 +36,7 @@ describe (JsonArray *array)
 }
 
 static void
-assert_endpoints (const char *html,
-                  const char *expected)
+assert_endpoints (const char *html, const char *expected)
 {
   g_autoptr (JsonArray) array = endpoints_of (html);
   g_autofree char *got = describe (array);
@@ -114,32 +113,31 @@ test_openapi (void)
 static void
 test_script_fetch (void)
 {
-  assert_endpoints (
-    "<script>\n"
-    "fetch('/cart/add', { method: 'POST', body: data });\n"
-    "fetch(`/items/${item.id}/reviews?page=${n}`).then(r => r.json());\n"
-    "fetch(`${API_BASE}/unknown`);\n"
-    "fetch(\"https://cdn.other.com/track\");\n"
-    "axios.get('/data/list?limit=10');\n"
-    "axios.delete(\"/data/7\");\n"
-    "$.ajax({ url: '/rpc/call', type: 'PUT', data: x });\n"
-    "$.post(\"/comments/save\", payload);\n"
-    "jQuery.getJSON('/feed.json');\n"
-    "var xhr = new XMLHttpRequest(); xhr.open('GET', '/status/poll', true);\n"
-    "var ws = new WebSocket('wss://www.example.com/live');\n"
-    "var es = new EventSource('/events');\n"
-    "</script>"
-    "<script type=\"application/json\">{\"x\": \"fetch('/not/js')\"}</script>",
-    "script-fetch https://www.example.com/cart/add POST\n"
-    "script-fetch https://www.example.com/comments/save POST\n"
-    "script-fetch https://www.example.com/data/list?limit=: GET\n"
-    "script-fetch https://www.example.com/data/{id} DELETE\n"
-    "script-fetch https://www.example.com/events GET\n"
-    "script-fetch https://www.example.com/feed.json GET\n"
-    "script-fetch https://www.example.com/items/{id}/reviews?page=: GET\n"
-    "script-fetch https://www.example.com/rpc/call PUT\n"
-    "script-fetch https://www.example.com/status/poll GET\n"
-    "script-fetch wss://www.example.com/live\n");
+  assert_endpoints ("<script>\n"
+                    "fetch('/cart/add', { method: 'POST', body: data });\n"
+                    "fetch(`/items/${item.id}/reviews?page=${n}`).then(r => r.json());\n"
+                    "fetch(`${API_BASE}/unknown`);\n"
+                    "fetch(\"https://cdn.other.com/track\");\n"
+                    "axios.get('/data/list?limit=10');\n"
+                    "axios.delete(\"/data/7\");\n"
+                    "$.ajax({ url: '/rpc/call', type: 'PUT', data: x });\n"
+                    "$.post(\"/comments/save\", payload);\n"
+                    "jQuery.getJSON('/feed.json');\n"
+                    "var xhr = new XMLHttpRequest(); xhr.open('GET', '/status/poll', true);\n"
+                    "var ws = new WebSocket('wss://www.example.com/live');\n"
+                    "var es = new EventSource('/events');\n"
+                    "</script>"
+                    "<script type=\"application/json\">{\"x\": \"fetch('/not/js')\"}</script>",
+                    "script-fetch https://www.example.com/cart/add POST\n"
+                    "script-fetch https://www.example.com/comments/save POST\n"
+                    "script-fetch https://www.example.com/data/list?limit=: GET\n"
+                    "script-fetch https://www.example.com/data/{id} DELETE\n"
+                    "script-fetch https://www.example.com/events GET\n"
+                    "script-fetch https://www.example.com/feed.json GET\n"
+                    "script-fetch https://www.example.com/items/{id}/reviews?page=: GET\n"
+                    "script-fetch https://www.example.com/rpc/call PUT\n"
+                    "script-fetch https://www.example.com/status/poll GET\n"
+                    "script-fetch wss://www.example.com/live\n");
 }
 
 static void
@@ -161,7 +159,8 @@ test_normalize (void)
   {
     const char *in, *out;
   } cases[] = {
-    { "HTTPS://WWW.Example.COM:443/API/Items/12?Z=1&a=2#f", "https://www.example.com/API/Items/{id}?Z=:&a=:" },
+    { "HTTPS://WWW.Example.COM:443/API/Items/12?Z=1&a=2#f",
+      "https://www.example.com/API/Items/{id}?Z=:&a=:" },
     { "/x/DEADBEEF12/y", "https://www.example.com/x/{id}/y" },
     { "/x/deadbeef/y", "https://www.example.com/x/deadbeef/y" },
     { "/x/aZ9kLmN0pQrStUvW/y", "https://www.example.com/x/{id}/y" },
@@ -172,8 +171,8 @@ test_normalize (void)
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autofree char *got =
-        tsq_endpoints_normalize_url ("https://www.example.com/app/index.html", cases[i].in);
+      g_autofree char *got
+        = tsq_endpoints_normalize_url ("https://www.example.com/app/index.html", cases[i].in);
       g_assert_cmpstr (got, ==, cases[i].out);
     }
 }
@@ -182,23 +181,22 @@ static void
 test_empty_and_garbage (void)
 {
   g_autoptr (JsonArray) empty = endpoints_of ("");
-  g_autoptr (JsonArray) garbage =
-    endpoints_of ("<script>fetch(fetch(fetch('/api/'+</script><a href=\"http://[bad\">x</a>"
-                  "<script>$.ajax({url: </script><script>axios.get(`</script>");
+  g_autoptr (JsonArray) garbage
+    = endpoints_of ("<script>fetch(fetch(fetch('/api/'+</script><a href=\"http://[bad\">x</a>"
+                    "<script>$.ajax({url: </script><script>axios.get(`</script>");
 
   g_assert_cmpuint (json_array_get_length (empty), ==, 0);
   /* Only the unterminated literals' neighbours; must not crash or invent URLs. */
   for (guint i = 0; i < json_array_get_length (garbage); i++)
     {
       JsonObject *obj = json_array_get_object_element (garbage, i);
-      g_assert_true (g_str_has_prefix (json_object_get_string_member (obj, "url"),
-                                       "https://www.example.com/"));
+      g_assert_true (
+        g_str_has_prefix (json_object_get_string_member (obj, "url"), "https://www.example.com/"));
     }
 }
 
 int
-main (int    argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 

@@ -6,9 +6,7 @@
 #include "tsq-url-util.h"
 
 static TsqPage *
-parse_str (const char *html,
-           const char *content_type,
-           const char *url)
+parse_str (const char *html, const char *content_type, const char *url)
 {
   g_autoptr (GBytes) body = g_bytes_new (html, strlen (html));
   g_autoptr (GError) error = NULL;
@@ -19,9 +17,20 @@ parse_str (const char *html,
   return page;
 }
 
+static TsqPage *
+parse_str_len (const char *html, gsize len)
+{
+  g_autoptr (GBytes) body = g_bytes_new (html, len);
+  g_autoptr (GError) error = NULL;
+  TsqPage *page = tsq_page_parse (body, "text/html", "https://example.com/", &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (page);
+  return page;
+}
+
 static gboolean
-array_has (GPtrArray  *array,
-           const char *value)
+array_has (GPtrArray *array, const char *value)
 {
   for (guint i = 0; i < array->len; i++)
     if (g_strcmp0 (g_ptr_array_index (array, i), value) == 0)
@@ -33,10 +42,10 @@ static void
 test_charset_meta_windows_1252 (void)
 {
   /* "Café €" in windows-1252: 0xE9 is é, 0x80 is the euro sign. */
-  g_autoptr (TsqPage) page =
-    parse_str ("<html><head><meta charset=\"windows-1252\"><title>Caf\xe9 \x80</title></head>"
-               "<body>\x93quoted\x94</body></html>",
-               "text/html", "https://example.com/");
+  g_autoptr (TsqPage) page
+    = parse_str ("<html><head><meta charset=\"windows-1252\"><title>Caf\xe9 \x80</title></head>"
+                 "<body>\x93quoted\x94</body></html>",
+                 "text/html", "https://example.com/");
 
   g_assert_cmpstr (page->charset, ==, "windows-1252");
   g_assert_cmpstr (page->title, ==, "Café €");
@@ -48,10 +57,10 @@ static void
 test_charset_meta_latin1_label (void)
 {
   /* iso-8859-1 is decoded as windows-1252 (WHATWG), via <meta http-equiv>. */
-  g_autoptr (TsqPage) page =
-    parse_str ("<meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\">"
-               "<title>na\xefve \x85</title>",
-               NULL, "https://example.com/");
+  g_autoptr (TsqPage) page
+    = parse_str ("<meta http-equiv=\"Content-Type\" content=\"text/html; charset=ISO-8859-1\">"
+                 "<title>na\xefve \x85</title>",
+                 NULL, "https://example.com/");
 
   g_assert_cmpstr (page->charset, ==, "windows-1252");
   g_assert_cmpstr (page->title, ==, "naïve …");
@@ -81,13 +90,14 @@ static void
 test_charset_bom (void)
 {
   /* The BOM wins over the header and the meta. */
-  g_autoptr (TsqPage) page =
-    parse_str ("\xef\xbb\xbf<meta charset=windows-1252><title>\xc3\x9cn\xc3\xaf" "code</title>",
-               "text/html; charset=windows-1252", "https://example.com/");
+  g_autoptr (TsqPage) page
+    = parse_str ("\xef\xbb\xbf<meta charset=windows-1252><title>\xc3\x9cn\xc3\xaf"
+                 "code</title>",
+                 "text/html; charset=windows-1252", "https://example.com/");
   g_autofree char *detected = NULL;
-  static const guint8 utf16le[] = { 0xFF, 0xFE, '<', 0, 't', 0, 'i', 0, 't', 0, 'l', 0, 'e', 0,
-                                    '>', 0, 'h', 0, 0xE9, 0, '<', 0, '/', 0, 't', 0, 'i', 0,
-                                    't', 0, 'l', 0, 'e', 0, '>', 0 };
+  static const guint8 utf16le[]
+    = { 0xFF, 0xFE, '<', 0, 't', 0, 'i', 0, 't', 0, 'l', 0, 'e', 0, '>', 0, 'h', 0,
+        0xE9, 0,    '<', 0, '/', 0, 't', 0, 'i', 0, 't', 0, 'l', 0, 'e', 0, '>', 0 };
   g_autoptr (GBytes) body = g_bytes_new_static (utf16le, sizeof utf16le);
   g_autoptr (TsqPage) page16 = NULL;
   g_autoptr (GError) error = NULL;
@@ -102,7 +112,7 @@ test_charset_bom (void)
   g_assert_cmpstr (page16->charset, ==, "utf-16le");
   g_assert_cmpstr (page16->title, ==, "hé");
 
-  detected = tsq_page_detect_charset ((const guint8 *) "\xfe\xff\x00<", 4, NULL);
+  detected = tsq_page_detect_charset ((const guint8 *)"\xfe\xff\x00<", 4, NULL);
   g_assert_cmpstr (detected, ==, "utf-16be");
 }
 
@@ -111,13 +121,29 @@ test_charset_sniff (void)
 {
   g_autoptr (TsqPage) utf8 = parse_str ("<title>Zoë</title>", "text/html", "https://e.com/");
   g_autoptr (TsqPage) legacy = parse_str ("<title>Zo\xeb</title>", "text/html", "https://e.com/");
-  g_autoptr (TsqPage) unknown = parse_str ("<title>x\xff</title>", "text/html; charset=x-bogus-cs",
-                                           "https://e.com/");
+  g_autoptr (TsqPage) unknown
+    = parse_str ("<title>x\xff</title>", "text/html; charset=x-bogus-cs", "https://e.com/");
 
   g_assert_cmpstr (utf8->charset, ==, "utf-8");
   g_assert_cmpstr (utf8->title, ==, "Zoë");
   g_assert_cmpstr (legacy->charset, ==, "windows-1252");
   g_assert_cmpstr (legacy->title, ==, "Zoë");
+  /* A body truncated inside a multi-byte character is still UTF-8. */
+  {
+    g_autofree char *cut = tsq_page_detect_charset ((const guint8 *)"<p>Zo\xc3\xab \xc3", 9, NULL);
+    g_autoptr (GString) late_nul = g_string_new ("<title>caf\xc3\xa9</title>");
+    g_autoptr (TsqPage) page = NULL;
+
+    g_assert_cmpstr (cut, ==, "utf-8");
+    /* A NUL byte past the sniffed prefix neither makes it binary nor breaks UTF-8 detection. */
+    while (late_nul->len < 5000)
+      g_string_append (late_nul, "<p>filler</p>");
+    g_string_append_len (late_nul, "\0<p>\xc3\xa9</p>", 13);
+    page = parse_str_len (late_nul->str, late_nul->len);
+    g_assert_cmpstr (page->charset, ==, "utf-8");
+    g_assert_cmpstr (page->title, ==, "caf\xc3\xa9");
+    g_assert_null (memchr (page->html, '\0', page->html_len));
+  }
   /* An unknown label is ignored: falls back to sniffing. */
   g_assert_cmpstr (unknown->charset, ==, "windows-1252");
   g_assert_cmpstr (unknown->title, ==, "xÿ");
@@ -126,15 +152,15 @@ test_charset_sniff (void)
 static void
 test_broken_markup (void)
 {
-  g_autoptr (TsqPage) page =
-    parse_str ("<html><head><title>  Broken\n\t page  </title><body><p>Hello <b>world</p>"
-               "<div><span>unclosed <table><tr><td>cell</div></td></span><a href=\"/x\"<p>"
-               "<!-- unterminated comment",
-               "text/html", "https://example.com/a/");
+  g_autoptr (TsqPage) page
+    = parse_str ("<html><head><title>  Broken\n\t page  </title><body><p>Hello <b>world</p>"
+                 "<div><span>unclosed <table><tr><td>cell</div></td></span><a href=\"/x\"<p>"
+                 "<!-- unterminated comment",
+                 "text/html", "https://example.com/a/");
   xmlNode *root = xmlDocGetRootElement (page->doc);
 
   g_assert_nonnull (root);
-  g_assert_cmpstr ((const char *) root->name, ==, "html");
+  g_assert_cmpstr ((const char *)root->name, ==, "html");
   g_assert_cmpstr (page->title, ==, "Broken page");
   g_assert_nonnull (strstr (page->html, "Hello"));
 }
@@ -142,12 +168,12 @@ test_broken_markup (void)
 static void
 test_base_href (void)
 {
-  g_autoptr (TsqPage) page =
-    parse_str ("<html><head><script src=\"js/app.js\"></script>"
-               "<base href=\"https://static.example.com/sub/dir/\"><base href=\"/ignored/\">"
-               "</head><body><a href=\"page.html\">p</a><a href=\"../up.html#frag\">u</a>"
-               "<form><input></form></body></html>",
-               "text/html", "https://www.example.com/index.html");
+  g_autoptr (TsqPage) page
+    = parse_str ("<html><head><script src=\"js/app.js\"></script>"
+                 "<base href=\"https://static.example.com/sub/dir/\"><base href=\"/ignored/\">"
+                 "</head><body><a href=\"page.html\">p</a><a href=\"../up.html#frag\">u</a>"
+                 "<form><input></form></body></html>",
+                 "text/html", "https://www.example.com/index.html");
 
   g_assert_cmpstr (page->base_url, ==, "https://static.example.com/sub/dir/");
   /* The base applies document-wide, also to elements before it. */
@@ -158,20 +184,20 @@ test_base_href (void)
   g_assert_true (array_has (page->anchors, "https://static.example.com/sub/up.html#frag"));
   /* An empty form action is the document's URL, not the base. */
   g_assert_cmpuint (page->forms->len, ==, 1);
-  g_assert_cmpstr (((TsqPageForm *) g_ptr_array_index (page->forms, 0))->action, ==,
+  g_assert_cmpstr (((TsqPageForm *)g_ptr_array_index (page->forms, 0))->action, ==,
                    "https://www.example.com/index.html");
 }
 
 static void
 test_meta (void)
 {
-  g_autoptr (TsqPage) page =
-    parse_str ("<head><meta name=\"Generator\" content=\"WordPress 6.4\">"
-               "<meta property=\"og:title\" content=\"OG\">"
-               "<meta property=\"og:image\" content=\"a.png\"><meta property=\"og:image\" content=\"b.png\">"
-               "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\">"
-               "<meta name=\"empty\"></head>",
-               "text/html", "https://example.com/");
+  g_autoptr (TsqPage) page = parse_str (
+    "<head><meta name=\"Generator\" content=\"WordPress 6.4\">"
+    "<meta property=\"og:title\" content=\"OG\">"
+    "<meta property=\"og:image\" content=\"a.png\"><meta property=\"og:image\" content=\"b.png\">"
+    "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\">"
+    "<meta name=\"empty\"></head>",
+    "text/html", "https://example.com/");
   GPtrArray *values;
 
   values = g_hash_table_lookup (page->meta, "generator");
@@ -197,21 +223,21 @@ test_meta (void)
 static void
 test_scripts (void)
 {
-  g_autoptr (TsqPage) page =
-    parse_str ("<head><script src=\"//cdn.example.net/jquery-3.7.1.min.js?ver=3.7.1\"></script>"
-               "<script>var a = 1;</script>"
-               "<script type=\"module\">import x from './x.js';</script>"
-               "<script type=\"text/javascript; charset=utf-8\">var b = '</div>';</script>"
-               "<script type=\"application/ld+json\">{\"@type\": \"Organization\"}</script>"
-               "<script type=\"text/template\"><div>{{name}}</div></script>"
-               "<script type=\"application/json\" id=\"__NEXT_DATA__\">{\"a\":1}</script>"
-               "<script>   \n </script>"
-               "<style>body { color: red }</style>"
-               "<link rel=\"stylesheet\" href=\"/css/site.css\">"
-               "<link rel=\"alternate stylesheet\" href=\"/css/alt.css\">"
-               "<link rel=\"preload\" href=\"/font.woff2\" as=\"font\" type=\"font/woff2\">"
-               "</head>",
-               "text/html", "https://example.com/blog/");
+  g_autoptr (TsqPage) page
+    = parse_str ("<head><script src=\"//cdn.example.net/jquery-3.7.1.min.js?ver=3.7.1\"></script>"
+                 "<script>var a = 1;</script>"
+                 "<script type=\"module\">import x from './x.js';</script>"
+                 "<script type=\"text/javascript; charset=utf-8\">var b = '</div>';</script>"
+                 "<script type=\"application/ld+json\">{\"@type\": \"Organization\"}</script>"
+                 "<script type=\"text/template\"><div>{{name}}</div></script>"
+                 "<script type=\"application/json\" id=\"__NEXT_DATA__\">{\"a\":1}</script>"
+                 "<script>   \n </script>"
+                 "<style>body { color: red }</style>"
+                 "<link rel=\"stylesheet\" href=\"/css/site.css\">"
+                 "<link rel=\"alternate stylesheet\" href=\"/css/alt.css\">"
+                 "<link rel=\"preload\" href=\"/font.woff2\" as=\"font\" type=\"font/woff2\">"
+                 "</head>",
+                 "text/html", "https://example.com/blog/");
   TsqPageLink *link;
 
   g_assert_cmpuint (page->script_src->len, ==, 1);
@@ -242,21 +268,21 @@ test_scripts (void)
 static void
 test_urls (void)
 {
-  g_autoptr (TsqPage) page =
-    parse_str ("<body><a href=\"../up\">1</a><a href=\" spaced.html \">2</a>"
-               "<a href=\"?q=1\">3</a><a href=\"javascript:void(0)\">4</a>"
-               "<a href=\"mailto:a@b.c\">5</a><a href=\"HTTP://Other.EXAMPLE:80/x\">6</a>"
-               "<a href=\"../up\">dup</a><a href=\"/caf\xc3\xa9 menu\">7</a>"
-               "<img src=\"/i.png\" srcset=\"/i-2x.png 2x, https://img.cdn.com/i,3.png 3x\">"
-               "<picture><source srcset=\"/p.webp\"></picture>"
-               "<iframe src=\"https://www.youtube.com/embed/x\"></iframe>"
-               "<video src=\"/v.mp4\" poster=\"/poster.jpg\"><track src=\"/t.vtt\"></video>"
-               "<object data=\"/o.swf\"></object><embed src=\"/e.swf\">"
-               "<img src=\"data:image/png;base64,AAAA\"><img src=\"/i.png#again\">"
-               "<form action=\"/search\" method=\"post\"></form>"
-               "<form action=\"https://pay.example.org/go\" method=\"PUT\"></form>"
-               "</body>",
-               "text/html", "https://www.example.com/a/b/page.html");
+  g_autoptr (TsqPage) page
+    = parse_str ("<body><a href=\"../up\">1</a><a href=\" spaced.html \">2</a>"
+                 "<a href=\"?q=1\">3</a><a href=\"javascript:void(0)\">4</a>"
+                 "<a href=\"mailto:a@b.c\">5</a><a href=\"HTTP://Other.EXAMPLE:80/x\">6</a>"
+                 "<a href=\"../up\">dup</a><a href=\"/caf\xc3\xa9 menu\">7</a>"
+                 "<img src=\"/i.png\" srcset=\"/i-2x.png 2x, https://img.cdn.com/i,3.png 3x\">"
+                 "<picture><source srcset=\"/p.webp\"></picture>"
+                 "<iframe src=\"https://www.youtube.com/embed/x\"></iframe>"
+                 "<video src=\"/v.mp4\" poster=\"/poster.jpg\"><track src=\"/t.vtt\"></video>"
+                 "<object data=\"/o.swf\"></object><embed src=\"/e.swf\">"
+                 "<img src=\"data:image/png;base64,AAAA\"><img src=\"/i.png#again\">"
+                 "<form action=\"/search\" method=\"post\"></form>"
+                 "<form action=\"https://pay.example.org/go\" method=\"PUT\"></form>"
+                 "</body>",
+                 "text/html", "https://www.example.com/a/b/page.html");
   TsqPageForm *form;
 
   g_assert_cmpuint (page->anchors->len, ==, 5);
@@ -292,9 +318,7 @@ test_urls (void)
 }
 
 static void
-assert_not_html (const guint8 *data,
-                 gsize         len,
-                 const char   *content_type)
+assert_not_html (const guint8 *data, gsize len, const char *content_type)
 {
   g_autoptr (GBytes) body = g_bytes_new (data, len);
   g_autoptr (GError) error = NULL;
@@ -312,15 +336,15 @@ test_binary_rejected (void)
   guint8 controls[512];
 
   for (gsize i = 0; i < sizeof controls; i++)
-    controls[i] = (i % 3 == 0) ? (guint8) (i % 26 + 1) : 'a';
+    controls[i] = (i % 3 == 0) ? (guint8)(i % 26 + 1) : 'a';
 
   assert_not_html (png, sizeof png, NULL);
   assert_not_html (png, sizeof png, "text/html");
   assert_not_html (nul, sizeof nul, "text/html");
   assert_not_html (controls, sizeof controls, NULL);
-  assert_not_html ((const guint8 *) "<html></html>", 13, "image/png");
-  assert_not_html ((const guint8 *) "<html></html>", 13, "application/octet-stream");
-  assert_not_html ((const guint8 *) "%PDF-1.7\n", 9, NULL);
+  assert_not_html ((const guint8 *)"<html></html>", 13, "image/png");
+  assert_not_html ((const guint8 *)"<html></html>", 13, "application/octet-stream");
+  assert_not_html ((const guint8 *)"%PDF-1.7\n", 9, NULL);
 }
 
 static void
@@ -446,8 +470,7 @@ test_url_util (void)
 }
 
 int
-main (int    argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
