@@ -133,12 +133,13 @@ test_charset_sniff (void)
     g_autofree char *cut = tsq_page_detect_charset ((const guint8 *)"<p>Zo\xc3\xab \xc3", 9, NULL);
     g_autoptr (GString) late_nul = g_string_new ("<title>caf\xc3\xa9</title>");
     g_autoptr (TsqPage) page = NULL;
+    static const char tail[] = "\0<p>\xc3\xa9</p>";
 
     g_assert_cmpstr (cut, ==, "utf-8");
     /* A NUL byte past the sniffed prefix neither makes it binary nor breaks UTF-8 detection. */
     while (late_nul->len < 5000)
       g_string_append (late_nul, "<p>filler</p>");
-    g_string_append_len (late_nul, "\0<p>\xc3\xa9</p>", 13);
+    g_string_append_len (late_nul, tail, sizeof tail - 1);
     page = parse_str_len (late_nul->str, late_nul->len);
     g_assert_cmpstr (page->charset, ==, "utf-8");
     g_assert_cmpstr (page->title, ==, "caf\xc3\xa9");
