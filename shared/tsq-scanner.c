@@ -329,12 +329,6 @@ content_rules_init (TsqContentRules *rules,
     }
 }
 
-static void
-content_rules_clear (TsqContentRules *rules)
-{
-  g_clear_pointer (&rules->ignore_regexes, g_ptr_array_unref);
-}
-
 /* ---- step 2: parse (worker thread) ------------------------------------------------------------ */
 
 static void
@@ -356,7 +350,7 @@ parse_in_thread (GTask        *task,
     }
   content_rules_init (&rules, job);
   job->content = tsq_content_extract (job->page, &rules);
-  content_rules_clear (&rules);
+  tsq_content_rules_clear (&rules);
   g_task_return_boolean (task, TRUE);
 }
 
