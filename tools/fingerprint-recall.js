@@ -16,6 +16,10 @@
 //     --out PATH            write {file: [{name, version, confidence, categories}]}
 //     --explain             print which pattern matched for each detection
 //     --json                print the recall summary as JSON instead of text
+//     --lint                only check the set: every regex compiles, and none holds a literal
+//                           '+' or '*' the engine would corrupt (it rewrites + to {1,250} and
+//                           * to {0,250} textually, also after a backslash or inside [...]),
+//                           nor an escaped slash (it rewrites / to \/); exit 1 on findings
 //   The engine package is found in $TSQ_WAPPALYZER_DIR (default /work/wappalyzer-reference).
 //
 // What the engine is fed from each page (like the shared reference.js, plus css):
@@ -46,11 +50,12 @@ for (let i = 0; i < argv.length; i++) {
   else if (a === '--out') opts.out = take();
   else if (a === '--explain') opts.explain = true;
   else if (a === '--json') opts.json = true;
+  else if (a === '--lint') opts.lint = true;
   else if (a === '-h' || a === '--help') usage();
   else if (a.startsWith('--')) usage('unknown option ' + a);
   else rest.push(a);
 }
-if (rest.length !== 1) usage('one PAGES_DIR expected');
+if (rest.length !== (opts.lint ? 0 : 1)) usage(opts.lint ? '--lint takes no PAGES_DIR' : 'one PAGES_DIR expected');
 const pagesDir = rest[0];
 
 const repo = path.resolve(__dirname, '..');
@@ -91,6 +96,33 @@ for (const [name, t] of Object.entries(technologies)) {
       if (!(target in technologies)) throw new Error(`${name}: ${kind} unknown technology ${target}`);
     }
   }
+}
+function lint () {
+  const problems = [];
+  const check = (name, where, pattern) => {
+    if (typeof pattern !== 'string') return;
+    const rx = pattern.split('\\;')[0];
+    if (/\\\*/.test(rx) || /\[[^\]]*[+*][^\]]*\]/.test(rx))
+      problems.push(`${name} ${where}: literal + or * in /${rx}/`);
+    if (rx.includes('\\/')) problems.push(`${name} ${where}: escaped slash in /${rx}/`);
+    try { new RegExp(rx, 'i'); } catch (e) { problems.push(`${name} ${where}: ${e.message}`); }
+  };
+  const walk = (name, where, v) => {
+    if (Array.isArray(v)) v.forEach(x => walk(name, where, x));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(name, where + '.' + k, x);
+    else check(name, where, v);
+  };
+  for (const [name, t] of Object.entries(technologies))
+    for (const kind of ['html', 'scriptSrc', 'scripts', 'css', 'url', 'meta', 'headers', 'cookies'])
+      if (kind in t) walk(name, kind, t[kind]);
+  return problems;
+}
+if (opts.lint) {
+  const problems = lint();
+  for (const p of problems) console.log(p);
+  console.log(`${Object.keys(technologies).length} technologies, ${Object.keys(categories).length} categories, ` +
+              `${problems.length} problem(s)`);
+  process.exit(problems.length ? 1 : 0);
 }
 W.setTechnologies(technologies);
 W.setCategories(categories);
