@@ -50,6 +50,7 @@ static const KeySpec keys[] = {
   { "agent", "flush_interval_ms", KEY_UINT, OFF (flush_interval_ms), 1, 60000 },
   { "fingerprints", "builtin", KEY_BOOL, OFF (builtin_fingerprints), 0, 0 },
   { "fingerprints", "paths", KEY_STRV, OFF (fingerprints), 0, 0 },
+  { "fingerprints", "dom", KEY_BOOL, OFF (scanner.dom_patterns), 0, 0 },
   { "fingerprints", "vulnerabilities", KEY_STRING, OFF (vulnerabilities), 0, 0 },
   { "scanner", "user_agent", KEY_STRING, OFF (user_agent), 0, 0 },
   { "scanner", "timeout", KEY_UINT, OFF (scanner.fetch.timeout_s), 1, 600 },

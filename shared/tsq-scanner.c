@@ -73,6 +73,7 @@ tsq_scanner_options_init (TsqScannerOptions *options)
   options->resources.timeout_s = 10;
   options->resources.third_party = FALSE;
   options->fetch_resources = TRUE;
+  options->dom_patterns = TRUE;
   options->resource_cache_bytes = 128 * 1024 * 1024;
 }
 
@@ -497,7 +498,7 @@ analyze_in_thread (GTask        *task,
   input.script_src = page->script_src;
   input.scripts = scripts;
   input.css = css;
-  input.dom = page->doc;
+  input.dom = self->options.dom_patterns ? page->doc : NULL;
 
   if (self->fingerprints)
     {
