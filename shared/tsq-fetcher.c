@@ -1,6 +1,8 @@
 /* tsq-fetcher.c: page fetches over one SoupSession, guarded, with manual redirects. */
 #define G_LOG_DOMAIN "tsq-fetcher"
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 
+#include <dlfcn.h>
 #include <string.h>
 
 #include "tsq-config.h"
@@ -55,6 +57,21 @@ typedef struct
 } FetchData;
 
 static void send_hop (GTask *task);
+
+/* SoupContentDecoder decodes br when libsoup was built with brotli, but offers it only over
+ * https (as browsers do, for old middleboxes). A scanner wants the smallest transfer and the
+ * same answer a browser gets on https, so it offers br on http too when it can decode it:
+ * libsoup links libbrotlidec exactly when it has the br decoder. */
+static const char *
+accept_encoding (void)
+{
+  static gsize brotli = 0; /* 0 = not probed, 1 = no, 2 = yes */
+
+  if (g_once_init_enter (&brotli))
+    g_once_init_leave (&brotli,
+                       dlsym (RTLD_DEFAULT, "BrotliDecoderDecompressStream") != NULL ? 2 : 1);
+  return brotli == 2 ? "gzip, deflate, br" : "gzip, deflate";
+}
 
 void
 tsq_fetcher_options_init (TsqFetcherOptions *options)
@@ -122,7 +139,7 @@ tsq_fetcher_new (const TsqFetcherOptions *options)
                                 "max-conns-per-host",
                                 options->max_conns_per_host ? options->max_conns_per_host : 8,
                                 "user-agent", self->user_agent,
-                                "timeout", self->timeout_s,
+                                "timeout", self->timeout_s + 1,
                                 "idle-timeout", 60,
                                 "proxy-resolver", NULL,
                                 NULL);
@@ -154,6 +171,24 @@ scheme_is_http (const char *scheme)
 {
   return scheme != NULL
          && (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0);
+}
+
+/* GUri takes almost anything as a host ("exa mple.com"); DNS names are letters, digits, '-',
+ * '_' and dots once converted to ASCII (IDNA). */
+static gboolean
+host_is_valid (const char *host)
+{
+  g_autofree char *ascii = NULL;
+
+  if (g_hostname_is_ip_address (host))
+    return TRUE;
+  ascii = g_hostname_to_ascii (host);
+  if (ascii == NULL || *ascii == '\0' || strlen (ascii) > 253)
+    return FALSE;
+  for (const char *p = ascii; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.' && *p != '_')
+      return FALSE;
+  return TRUE;
 }
 
 /* Parses an absolute http(s) URL; the fragment is dropped (never sent). */
@@ -211,6 +246,12 @@ parse_http_url (const char *url,
     {
       g_set_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL,
                    "invalid URL “%s”: no host", url);
+      return NULL;
+    }
+  if (!host_is_valid (host))
+    {
+      g_set_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL,
+                   "invalid URL “%s”: bad host name", url);
       return NULL;
     }
   if (g_uri_get_fragment (uri) != NULL)
@@ -551,12 +592,16 @@ finish (GTask  *task,
 static gboolean
 is_header_overflow (const GError *error)
 {
-  /* libsoup's HTTP/1 reader refuses a header block over its limit (64 KiB in 3.2) with a
-   * parsing error or an I/O error; the message text is our only way to know it was that. */
-  return error->message != NULL
-         && (strstr (error->message, "eader") != NULL && (strstr (error->message, "large") != NULL
-                                                          || strstr (error->message, "long") != NULL
-                                                          || strstr (error->message, "limit") != NULL));
+  g_autofree char *lower = NULL;
+
+  /* libsoup's HTTP/1 reader refuses a header block over its limit (64 KiB in 3.2) with
+   * G_IO_ERROR_PARTIAL_INPUT "Header too big"; the message text is the only way to tell. */
+  if (error->message == NULL)
+    return FALSE;
+  lower = g_ascii_strdown (error->message, -1);
+  return strstr (lower, "header") != NULL
+         && (strstr (lower, "too big") != NULL || strstr (lower, "too large") != NULL
+             || strstr (lower, "too long") != NULL);
 }
 
 /* Turns a GIO/TLS/libsoup error into a TSQ_FETCH_ERROR. (transfer full) */
@@ -636,6 +681,31 @@ map_error (FetchData    *data,
 
 static void read_more (GTask *task);
 
+/* libsoup 3.2 reads a response with "Connection: close" to EOF even when it has a
+ * Content-Length, so a server dying mid-body looks like a short, complete body. Compare the
+ * bytes that arrived with the announced length. (transfer full) error or NULL. */
+static GError *
+check_body_complete (FetchData *data)
+{
+  SoupMessageHeaders *headers = soup_message_get_response_headers (data->msg);
+  SoupMessageMetrics *metrics = soup_message_get_metrics (data->msg);
+  goffset expected;
+  guint64 received;
+
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CHUNKED || metrics == NULL)
+    return NULL;
+  expected = soup_message_headers_get_content_length (headers);
+  if (expected <= 0 || soup_message_headers_get_one (headers, "Content-Length") == NULL)
+    return NULL;
+  received = soup_message_metrics_get_response_body_bytes_received (metrics);
+  if (received >= (guint64) expected)
+    return NULL;
+  return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CONNECTION,
+                      "connection closed after %" G_GUINT64_FORMAT " of %" G_GOFFSET_FORMAT
+                      " body bytes",
+                      received, expected);
+}
+
 static void
 on_read (GObject      *source,
          GAsyncResult *result,
@@ -656,7 +726,7 @@ on_read (GObject      *source,
   if (n == 0)
     {
       data->body_end_us = g_get_monotonic_time ();
-      finish (task, NULL);
+      finish (task, check_body_complete (data));
       return;
     }
   if (data->body->len + (gsize) n > data->cap)
@@ -812,6 +882,8 @@ send_hop (GTask *task)
   soup_message_set_flags (data->msg, SOUP_MESSAGE_NO_REDIRECT | SOUP_MESSAGE_COLLECT_METRICS);
   headers = soup_message_get_request_headers (data->msg);
   soup_message_headers_replace (headers, "Accept", data->accept ? data->accept : DEFAULT_ACCEPT);
+  /* SoupContentDecoder offers br only over https; we want it everywhere it can be decoded. */
+  soup_message_headers_replace (headers, "Accept-Encoding", accept_encoding ());
   if (data->if_none_match != NULL)
     soup_message_headers_replace (headers, "If-None-Match", data->if_none_match);
   if (data->if_modified_since != NULL)
