@@ -3,7 +3,9 @@
 
 #include "tsq-fetch-response.h"
 
+/* clang-format off */
 G_DEFINE_QUARK (tsq-fetch-error-quark, tsq_fetch_error)
+/* clang-format on */
 
 static const char *const error_kinds[] = {
   [TSQ_FETCH_ERROR_INVALID_URL] = "invalid_url",
@@ -26,7 +28,7 @@ static const char *const error_kinds[] = {
 const char *
 tsq_fetch_error_kind (int code)
 {
-  if (code < 0 || code >= (int) G_N_ELEMENTS (error_kinds) || error_kinds[code] == NULL)
+  if (code < 0 || code >= (int)G_N_ELEMENTS (error_kinds) || error_kinds[code] == NULL)
     return "internal";
   return error_kinds[code];
 }
@@ -47,7 +49,7 @@ tsq_fetch_response_new (const char *url)
 
   response->url = g_strdup (url);
   response->final_url = g_strdup (url);
-  response->redirects = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_redirect_free);
+  response->redirects = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_redirect_free);
   response->tls_days_left = -1;
   return response;
 }
@@ -78,7 +80,7 @@ tsq_tls_flags_to_string (GTlsCertificateFlags flags)
   static const struct
   {
     GTlsCertificateFlags flag;
-    const char          *name;
+    const char *name;
   } names[] = {
     { G_TLS_CERTIFICATE_UNKNOWN_CA, "unknown-ca" },
     { G_TLS_CERTIFICATE_BAD_IDENTITY, "bad-identity" },

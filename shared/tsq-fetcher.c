@@ -8,52 +8,53 @@
 #include "tsq-config.h"
 #include "tsq-fetcher.h"
 
-#define DEFAULT_USER_AGENT "TechScanIQ-Monitor/" PACKAGE_VERSION " (+https://techscaniq.example/bot)"
-#define DEFAULT_ACCEPT     "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-#define READ_CHUNK         (64 * 1024)
+#define DEFAULT_USER_AGENT                                                                         \
+  "TechScanIQ-Monitor/" PACKAGE_VERSION " (+https://techscaniq.example/bot)"
+#define DEFAULT_ACCEPT "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+#define READ_CHUNK (64 * 1024)
 
 struct _TsqFetcher
 {
-  GObject      parent_instance;
+  GObject parent_instance;
 
   SoupSession *session;
   TsqNetGuard *guard;
-  char        *user_agent;
-  guint        max_redirects;
-  gsize        max_body_bytes;
-  guint        timeout_s;
-  gboolean     tls_verify;
+  char *user_agent;
+  guint max_redirects;
+  gsize max_body_bytes;
+  guint timeout_s;
+  gboolean tls_verify;
 };
 
 G_DEFINE_FINAL_TYPE (TsqFetcher, tsq_fetcher, G_TYPE_OBJECT)
 
 typedef struct
 {
-  TsqFetcher          *fetcher;       /* ref */
-  TsqFetchResponse    *response;      /* built as we go; the partial result on error */
-  GUri                *uri;           /* current hop */
-  GHashTable          *visited;       /* URL strings requested so far */
-  SoupMessage         *msg;           /* current hop */
-  GInputStream        *stream;        /* final response body */
-  GByteArray          *body;
-  guint8              *buffer;
-  GCancellable        *cancellable;   /* ours: cancelled by timeout, guard or the caller's */
-  GCancellable        *user_cancellable;
-  gulong               user_handler;
-  GSource             *timeout_source;
-  GError              *guard_error;   /* set when the guard refused a connection */
-  GError              *pending_error; /* returned once the stream is closed */
+  TsqFetcher *fetcher;        /* ref */
+  TsqFetchResponse *response; /* built as we go; the partial result on error */
+  GUri *uri;                  /* current hop */
+  GHashTable *visited;        /* URL strings requested so far */
+  SoupMessage *msg;           /* current hop */
+  GInputStream *stream;       /* final response body */
+  GByteArray *body;
+  guint8 *buffer;
+  GCancellable *cancellable; /* ours: cancelled by timeout, guard or the caller's */
+  GCancellable *user_cancellable;
+  gulong user_handler;
+  GSource *timeout_source;
+  GError *guard_error;   /* set when the guard refused a connection */
+  GError *pending_error; /* returned once the stream is closed */
   GTlsCertificateFlags tls_flags_seen;
-  gint64               start_us;
-  gint64               body_end_us;
-  gsize                cap;
-  guint                timeout_s;
-  gboolean             timed_out;
-  gboolean             no_redirects;
-  gboolean             fail_if_truncated;
-  char                *if_none_match;
-  char                *if_modified_since;
-  char                *accept;
+  gint64 start_us;
+  gint64 body_end_us;
+  gsize cap;
+  guint timeout_s;
+  gboolean timed_out;
+  gboolean no_redirects;
+  gboolean fail_if_truncated;
+  char *if_none_match;
+  char *if_modified_since;
+  char *accept;
 } FetchData;
 
 static void send_hop (GTask *task);
@@ -125,8 +126,8 @@ tsq_fetcher_new (const TsqFetcherOptions *options)
 
   self = g_object_new (TSQ_TYPE_FETCHER, NULL);
   self->max_redirects = options->max_redirects;
-  self->max_body_bytes = options->max_body_bytes ? options->max_body_bytes
-                                                 : defaults.max_body_bytes;
+  self->max_body_bytes
+    = options->max_body_bytes ? options->max_body_bytes : defaults.max_body_bytes;
   self->timeout_s = options->timeout_s ? options->timeout_s : defaults.timeout_s;
   self->tls_verify = options->tls_verify;
   self->user_agent = g_strdup (options->user_agent ? options->user_agent : DEFAULT_USER_AGENT);
@@ -134,15 +135,11 @@ tsq_fetcher_new (const TsqFetcherOptions *options)
 
   /* No proxy: the guard must judge the real destination, and a scanner should see the site as
    * it is. The idle I/O timeout is a backstop; the whole-request timer is ours. */
-  self->session = g_object_new (SOUP_TYPE_SESSION,
-                                "max-conns", options->max_conns ? options->max_conns : 256,
-                                "max-conns-per-host",
+  self->session = g_object_new (SOUP_TYPE_SESSION, "max-conns",
+                                options->max_conns ? options->max_conns : 256, "max-conns-per-host",
                                 options->max_conns_per_host ? options->max_conns_per_host : 8,
-                                "user-agent", self->user_agent,
-                                "timeout", self->timeout_s + 1,
-                                "idle-timeout", 60,
-                                "proxy-resolver", NULL,
-                                NULL);
+                                "user-agent", self->user_agent, "timeout", self->timeout_s + 1,
+                                "idle-timeout", 60, "proxy-resolver", NULL, NULL);
   if (soup_session_get_feature (self->session, SOUP_TYPE_CONTENT_DECODER) == NULL)
     soup_session_add_feature_by_type (self->session, SOUP_TYPE_CONTENT_DECODER);
   return self;
@@ -193,8 +190,7 @@ host_is_valid (const char *host)
 
 /* Parses an absolute http(s) URL; the fragment is dropped (never sent). */
 static GUri *
-parse_http_url (const char *url,
-                GError    **error)
+parse_http_url (const char *url, GError **error)
 {
   g_autofree char *scheme = NULL;
   g_autoptr (GError) local_error = NULL;
@@ -237,15 +233,15 @@ parse_http_url (const char *url,
   uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, &local_error);
   if (uri == NULL)
     {
-      g_set_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL, "invalid URL “%s”: %s",
-                   url, local_error->message);
+      g_set_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL, "invalid URL “%s”: %s", url,
+                   local_error->message);
       return NULL;
     }
   host = g_uri_get_host (uri);
   if (host == NULL || *host == '\0')
     {
-      g_set_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL,
-                   "invalid URL “%s”: no host", url);
+      g_set_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL, "invalid URL “%s”: no host",
+                   url);
       return NULL;
     }
   if (!host_is_valid (host))
@@ -266,9 +262,7 @@ parse_http_url (const char *url,
 
 /* Literal IP hosts are judged before anything is sent (DNS names are judged on connect). */
 static gboolean
-guard_literal_host (TsqNetGuard *guard,
-                    GUri        *uri,
-                    GError     **error)
+guard_literal_host (TsqNetGuard *guard, GUri *uri, GError **error)
 {
   const char *host = g_uri_get_host (uri);
 
@@ -305,8 +299,7 @@ fetch_data_free (gpointer pointer)
 }
 
 static void
-on_user_cancelled (GCancellable *user_cancellable,
-                   gpointer      user_data)
+on_user_cancelled (GCancellable *user_cancellable, gpointer user_data)
 {
   /* Only the internal cancellable is handed to libsoup, so that timeout and guard cancels can
    * be told apart from the caller's. g_cancellable_cancel is thread-safe. */
@@ -325,12 +318,11 @@ on_timeout (gpointer user_data)
 }
 
 static double
-span_ms (guint64 from,
-         guint64 to)
+span_ms (guint64 from, guint64 to)
 {
   if (from == 0 || to == 0 || to < from)
     return 0.0;
-  return (double) (to - from) / 1000.0;
+  return (double)(to - from) / 1000.0;
 }
 
 static char *
@@ -351,10 +343,10 @@ format_socket_address (GSocketAddress *address)
 }
 
 static void
-on_network_event (SoupMessage       *msg,
+on_network_event (SoupMessage *msg,
                   GSocketClientEvent event,
-                  GIOStream         *connection,
-                  gpointer           user_data)
+                  GIOStream *connection,
+                  gpointer user_data)
 {
   FetchData *data = user_data;
   g_autoptr (GSocketAddress) remote = NULL;
@@ -398,10 +390,10 @@ on_network_event (SoupMessage       *msg,
 }
 
 static gboolean
-on_accept_certificate (SoupMessage         *msg,
-                       GTlsCertificate     *certificate,
+on_accept_certificate (SoupMessage *msg,
+                       GTlsCertificate *certificate,
                        GTlsCertificateFlags errors,
-                       gpointer             user_data)
+                       gpointer user_data)
 {
   FetchData *data = user_data;
 
@@ -414,14 +406,14 @@ http_version_string (SoupHTTPVersion version)
 {
   switch (version)
     {
-    case SOUP_HTTP_1_0:
-      return "HTTP/1.0";
-    case SOUP_HTTP_1_1:
-      return "HTTP/1.1";
-    case SOUP_HTTP_2_0:
-      return "HTTP/2";
-    default:
-      return "HTTP/1.1";
+      case SOUP_HTTP_1_0:
+        return "HTTP/1.0";
+      case SOUP_HTTP_1_1:
+        return "HTTP/1.1";
+      case SOUP_HTTP_2_0:
+        return "HTTP/2";
+      default:
+        return "HTTP/1.1";
     }
 }
 
@@ -482,9 +474,9 @@ collect_message (FetchData *data)
           GTimeSpan left = g_date_time_difference (response->tls_not_after, now);
 
           /* Whole days, rounded down; negative once expired. */
-          response->tls_days_left = (int) (left >= 0 ? left / G_TIME_SPAN_DAY
-                                                     : -((-left + G_TIME_SPAN_DAY - 1)
-                                                         / G_TIME_SPAN_DAY));
+          response->tls_days_left
+            = (int)(left >= 0 ? left / G_TIME_SPAN_DAY
+                              : -((-left + G_TIME_SPAN_DAY - 1) / G_TIME_SPAN_DAY));
         }
     }
 
@@ -500,8 +492,8 @@ collect_message (FetchData *data)
                                       soup_message_metrics_get_connect_end (metrics));
       response->tls_ms = span_ms (soup_message_metrics_get_tls_start (metrics),
                                   soup_message_metrics_get_connect_end (metrics));
-      response->ttfb_ms = span_ms (soup_message_metrics_get_request_start (metrics),
-                                   response_start);
+      response->ttfb_ms
+        = span_ms (soup_message_metrics_get_request_start (metrics), response_start);
       /* We may stop reading at the cap before libsoup sees the end: then our clock says. */
       if (data->body_end_us > 0 && (response_end == 0 || response_end < response_start))
         response_end = data->body_end_us;
@@ -536,7 +528,7 @@ complete (GTask *task)
 
   collect_message (data);
   disconnect_message (data);
-  data->response->total_ms = (double) (g_get_monotonic_time () - data->start_us) / 1000.0;
+  data->response->total_ms = (double)(g_get_monotonic_time () - data->start_us) / 1000.0;
 
   if (data->pending_error != NULL)
     g_task_return_error (task, g_steal_pointer (&data->pending_error));
@@ -550,15 +542,13 @@ complete (GTask *task)
       if (data->response->body == NULL)
         data->response->body = g_bytes_new (NULL, 0);
       g_task_return_pointer (task, g_steal_pointer (&data->response),
-                             (GDestroyNotify) tsq_fetch_response_free);
+                             (GDestroyNotify)tsq_fetch_response_free);
     }
   g_object_unref (task);
 }
 
 static void
-on_stream_closed (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+on_stream_closed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
 
@@ -569,8 +559,7 @@ on_stream_closed (GObject      *source,
 /* Ends the fetch: closes the body stream if there is one (a body left unread makes libsoup
  * drop that connection instead of reusing it), then returns. error: (transfer full) or NULL. */
 static void
-finish (GTask  *task,
-        GError *error)
+finish (GTask *task, GError *error)
 {
   FetchData *data = g_task_get_task_data (task);
 
@@ -606,8 +595,7 @@ is_header_overflow (const GError *error)
 
 /* Turns a GIO/TLS/libsoup error into a TSQ_FETCH_ERROR. (transfer full) */
 static GError *
-map_error (FetchData    *data,
-           const GError *error)
+map_error (FetchData *data, const GError *error)
 {
   const char *host = data->uri ? g_uri_get_host (data->uri) : "";
 
@@ -641,28 +629,28 @@ map_error (FetchData    *data,
     {
       switch (error->code)
         {
-        case G_IO_ERROR_CONNECTION_REFUSED:
-          return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CONNECTION_REFUSED,
-                              "connection to “%s” refused: %s", host, error->message);
-        case G_IO_ERROR_TIMED_OUT:
-          return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_TIMEOUT, "timed out: %s",
-                              error->message);
-        case G_IO_ERROR_HOST_NOT_FOUND:
-          return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_DNS, "cannot resolve “%s”: %s",
-                              host, error->message);
-        case G_IO_ERROR_INVALID_DATA:
-          return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_HTTP, "invalid response data: %s",
-                              error->message);
-        case G_IO_ERROR_NO_SPACE:
-        case G_IO_ERROR_MESSAGE_TOO_LARGE:
-          return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_HEADERS_TOO_LARGE,
-                              "response headers too large: %s", error->message);
-        default:
-          if (is_header_overflow (error))
+          case G_IO_ERROR_CONNECTION_REFUSED:
+            return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CONNECTION_REFUSED,
+                                "connection to “%s” refused: %s", host, error->message);
+          case G_IO_ERROR_TIMED_OUT:
+            return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_TIMEOUT, "timed out: %s",
+                                error->message);
+          case G_IO_ERROR_HOST_NOT_FOUND:
+            return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_DNS, "cannot resolve “%s”: %s",
+                                host, error->message);
+          case G_IO_ERROR_INVALID_DATA:
+            return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_HTTP, "invalid response data: %s",
+                                error->message);
+          case G_IO_ERROR_NO_SPACE:
+          case G_IO_ERROR_MESSAGE_TOO_LARGE:
             return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_HEADERS_TOO_LARGE,
                                 "response headers too large: %s", error->message);
-          return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CONNECTION,
-                              "connection to “%s” failed: %s", host, error->message);
+          default:
+            if (is_header_overflow (error))
+              return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_HEADERS_TOO_LARGE,
+                                  "response headers too large: %s", error->message);
+            return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CONNECTION,
+                                "connection to “%s” failed: %s", host, error->message);
         }
     }
 
@@ -698,7 +686,7 @@ check_body_complete (FetchData *data)
   if (expected <= 0 || soup_message_headers_get_one (headers, "Content-Length") == NULL)
     return NULL;
   received = soup_message_metrics_get_response_body_bytes_received (metrics);
-  if (received >= (guint64) expected)
+  if (received >= (guint64)expected)
     return NULL;
   return g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CONNECTION,
                       "connection closed after %" G_GUINT64_FORMAT " of %" G_GOFFSET_FORMAT
@@ -707,9 +695,7 @@ check_body_complete (FetchData *data)
 }
 
 static void
-on_read (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+on_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   FetchData *data = g_task_get_task_data (task);
@@ -729,16 +715,16 @@ on_read (GObject      *source,
       finish (task, check_body_complete (data));
       return;
     }
-  if (data->body->len + (gsize) n > data->cap)
+  if (data->body->len + (gsize)n > data->cap)
     {
       /* One byte past the cap was asked for only to learn that there is more. */
       g_byte_array_append (data->body, data->buffer, data->cap - data->body->len);
       data->response->truncated = TRUE;
       data->body_end_us = g_get_monotonic_time ();
       if (data->fail_if_truncated)
-        finish (task, g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_BODY_TOO_LARGE,
-                                   "response body larger than %" G_GSIZE_FORMAT " bytes",
-                                   data->cap));
+        finish (task,
+                g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_BODY_TOO_LARGE,
+                             "response body larger than %" G_GSIZE_FORMAT " bytes", data->cap));
       else
         finish (task, NULL);
       return;
@@ -751,7 +737,7 @@ static void
 read_more (GTask *task)
 {
   FetchData *data = g_task_get_task_data (task);
-  gsize want = MIN ((gsize) READ_CHUNK, data->cap - data->body->len + 1);
+  gsize want = MIN ((gsize)READ_CHUNK, data->cap - data->body->len + 1);
 
   g_input_stream_read_async (data->stream, data->buffer, want, G_PRIORITY_DEFAULT,
                              data->cancellable, on_read, task);
@@ -765,8 +751,7 @@ is_redirect (guint status)
 
 /* Returns TRUE when a redirect was followed (a new hop is in flight) or the fetch ended. */
 static gboolean
-maybe_follow_redirect (GTask        *task,
-                       GInputStream *stream)
+maybe_follow_redirect (GTask *task, GInputStream *stream)
 {
   FetchData *data = g_task_get_task_data (task);
   TsqFetcher *self = data->fetcher;
@@ -779,8 +764,8 @@ maybe_follow_redirect (GTask        *task,
 
   if (data->no_redirects || !is_redirect (status))
     return FALSE;
-  location = soup_message_headers_get_one (soup_message_get_response_headers (data->msg),
-                                           "Location");
+  location
+    = soup_message_headers_get_one (soup_message_get_response_headers (data->msg), "Location");
   if (location == NULL || *location == '\0')
     return FALSE; /* a 3xx without Location is a final answer */
 
@@ -796,9 +781,9 @@ maybe_follow_redirect (GTask        *task,
   target = g_uri_parse_relative (data->uri, location, SOUP_HTTP_URI_FLAGS, &error);
   if (target == NULL)
     {
-      finish (task, g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL,
-                                 "redirect to an invalid Location “%s”: %s", location,
-                                 error->message));
+      finish (task,
+              g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_INVALID_URL,
+                           "redirect to an invalid Location “%s”: %s", location, error->message));
       return TRUE;
     }
   target_string = g_uri_to_string (target);
@@ -815,9 +800,9 @@ maybe_follow_redirect (GTask        *task,
 
   if (g_hash_table_contains (data->visited, target_string))
     {
-      finish (task, g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_REDIRECT_LOOP,
-                                 "redirect loop: %s redirects back to %s", redirect->url,
-                                 target_string));
+      finish (task,
+              g_error_new (TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_REDIRECT_LOOP,
+                           "redirect loop: %s redirects back to %s", redirect->url, target_string));
       return TRUE;
     }
   if (data->response->redirects->len > self->max_redirects)
@@ -845,9 +830,7 @@ maybe_follow_redirect (GTask        *task,
 }
 
 static void
-on_sent (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   FetchData *data = g_task_get_task_data (task);
@@ -892,17 +875,17 @@ send_hop (GTask *task)
   g_signal_connect (data->msg, "network-event", G_CALLBACK (on_network_event), data);
   g_signal_connect (data->msg, "accept-certificate", G_CALLBACK (on_accept_certificate), data);
 
-  soup_session_send_async (data->fetcher->session, data->msg, G_PRIORITY_DEFAULT,
-                           data->cancellable, on_sent, task);
+  soup_session_send_async (data->fetcher->session, data->msg, G_PRIORITY_DEFAULT, data->cancellable,
+                           on_sent, task);
 }
 
 void
-tsq_fetcher_fetch_async (TsqFetcher            *self,
-                         const char            *url,
+tsq_fetcher_fetch_async (TsqFetcher *self,
+                         const char *url,
                          const TsqFetchRequest *request,
-                         GCancellable          *cancellable,
-                         GAsyncReadyCallback    callback,
-                         gpointer               user_data)
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data)
 {
   g_autoptr (GTask) task = NULL;
   g_autoptr (GError) error = NULL;
@@ -955,8 +938,7 @@ tsq_fetcher_fetch_async (TsqFetcher            *self,
     {
       data->user_cancellable = g_object_ref (cancellable);
       data->user_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_user_cancelled),
-                                                  g_object_ref (data->cancellable),
-                                                  g_object_unref);
+                                                  g_object_ref (data->cancellable), g_object_unref);
     }
 
   data->timeout_source = g_timeout_source_new_seconds (data->timeout_s);
@@ -968,10 +950,10 @@ tsq_fetcher_fetch_async (TsqFetcher            *self,
 }
 
 TsqFetchResponse *
-tsq_fetcher_fetch_finish_full (TsqFetcher        *self,
-                               GAsyncResult      *result,
+tsq_fetcher_fetch_finish_full (TsqFetcher *self,
+                               GAsyncResult *result,
                                TsqFetchResponse **partial_out,
-                               GError           **error)
+                               GError **error)
 {
   TsqFetchResponse *response;
 
@@ -993,9 +975,7 @@ tsq_fetcher_fetch_finish_full (TsqFetcher        *self,
 }
 
 TsqFetchResponse *
-tsq_fetcher_fetch_finish (TsqFetcher   *self,
-                          GAsyncResult *result,
-                          GError      **error)
+tsq_fetcher_fetch_finish (TsqFetcher *self, GAsyncResult *result, GError **error)
 {
   return tsq_fetcher_fetch_finish_full (self, result, NULL, error);
 }

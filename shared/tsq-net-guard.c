@@ -5,22 +5,24 @@
 
 #include "tsq-net-guard.h"
 
+/* clang-format off */
 G_DEFINE_QUARK (tsq-net-guard-error-quark, tsq_net_guard_error)
+/* clang-format on */
 
 typedef struct
 {
   GSocketFamily family;
-  guint8        bytes[16]; /* network address, host bits cleared */
-  guint         prefix;
-  char         *label;     /* how the rule is named in messages */
+  guint8 bytes[16]; /* network address, host bits cleared */
+  guint prefix;
+  char *label; /* how the rule is named in messages */
 } Rule;
 
 struct _TsqNetGuard
 {
   gatomicrefcount ref_count;
-  GRWLock         lock;
-  GArray         *blocked; /* Rule */
-  GArray         *allowed; /* Rule */
+  GRWLock lock;
+  GArray *blocked; /* Rule */
+  GArray *allowed; /* Rule */
 };
 
 static const struct
@@ -28,14 +30,10 @@ static const struct
   const char *cidr;
   const char *why;
 } default_refused[] = {
-  { "0.0.0.0/8", "this network" },
-  { "169.254.0.0/16", "link-local, cloud metadata" },
-  { "224.0.0.0/4", "multicast" },
-  { "255.255.255.255/32", "broadcast" },
-  { "::/128", "unspecified" },
-  { "fe80::/10", "IPv6 link-local" },
-  { "ff00::/8", "IPv6 multicast" },
-  { "fd00:ec2::254/128", "cloud metadata (IPv6)" },
+  { "0.0.0.0/8", "this network" },  { "169.254.0.0/16", "link-local, cloud metadata" },
+  { "224.0.0.0/4", "multicast" },   { "255.255.255.255/32", "broadcast" },
+  { "::/128", "unspecified" },      { "fe80::/10", "IPv6 link-local" },
+  { "ff00::/8", "IPv6 multicast" }, { "fd00:ec2::254/128", "cloud metadata (IPv6)" },
 };
 
 static void
@@ -47,9 +45,7 @@ rule_clear (gpointer data)
 }
 
 static gboolean
-parse_cidr (const char *cidr,
-            Rule       *rule,
-            GError    **error)
+parse_cidr (const char *cidr, Rule *rule, GError **error)
 {
   g_autofree char *copy = NULL;
   g_autoptr (GInetAddress) address = NULL;
@@ -135,11 +131,7 @@ rule_to_string (const Rule *rule)
 }
 
 static gboolean
-add_rule (TsqNetGuard *self,
-          GArray      *rules,
-          const char  *cidr,
-          const char  *kind,
-          GError     **error)
+add_rule (TsqNetGuard *self, GArray *rules, const char *cidr, const char *kind, GError **error)
 {
   Rule rule = { 0 };
   g_autofree char *canonical = NULL;
@@ -212,25 +204,19 @@ tsq_net_guard_unref (TsqNetGuard *self)
 }
 
 gboolean
-tsq_net_guard_add_blocked (TsqNetGuard *self,
-                           const char  *cidr,
-                           GError     **error)
+tsq_net_guard_add_blocked (TsqNetGuard *self, const char *cidr, GError **error)
 {
   return add_rule (self, self->blocked, cidr, "blocked", error);
 }
 
 gboolean
-tsq_net_guard_add_allowed (TsqNetGuard *self,
-                           const char  *cidr,
-                           GError     **error)
+tsq_net_guard_add_allowed (TsqNetGuard *self, const char *cidr, GError **error)
 {
   return add_rule (self, self->allowed, cidr, "allowed", error);
 }
 
 static gboolean
-rule_matches (const Rule   *rule,
-              GSocketFamily family,
-              const guint8 *bytes)
+rule_matches (const Rule *rule, GSocketFamily family, const guint8 *bytes)
 {
   guint full = rule->prefix / 8;
   guint rest = rule->prefix % 8;
@@ -253,8 +239,7 @@ rule_matches (const Rule   *rule,
  * (::a.b.c.d, deprecated but still routed by some stacks) and the NAT64 well-known prefix
  * (64:ff9b::/96). A connection to these may reach the IPv4 host, so they get its verdict. */
 static gboolean
-embedded_ipv4 (const guint8 *v6,
-               guint8        v4[4])
+embedded_ipv4 (const guint8 *v6, guint8 v4[4])
 {
   static const guint8 zeros[12] = { 0 };
   static const guint8 nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
@@ -281,9 +266,7 @@ embedded_ipv4 (const guint8 *v6,
 }
 
 static const Rule *
-find_rule (GArray       *rules,
-           GSocketFamily family,
-           const guint8 *bytes)
+find_rule (GArray *rules, GSocketFamily family, const guint8 *bytes)
 {
   for (guint i = 0; i < rules->len; i++)
     {
@@ -296,9 +279,7 @@ find_rule (GArray       *rules,
 }
 
 gboolean
-tsq_net_guard_check (TsqNetGuard  *self,
-                     GInetAddress *address,
-                     GError      **error)
+tsq_net_guard_check (TsqNetGuard *self, GInetAddress *address, GError **error)
 {
   GSocketFamily family;
   const guint8 *bytes;
@@ -339,8 +320,7 @@ tsq_net_guard_check (TsqNetGuard  *self,
   text = g_inet_address_to_string (address);
   if (refused_as_v4)
     {
-      g_autoptr (GInetAddress) embedded = g_inet_address_new_from_bytes (v4,
-                                                                         G_SOCKET_FAMILY_IPV4);
+      g_autoptr (GInetAddress) embedded = g_inet_address_new_from_bytes (v4, G_SOCKET_FAMILY_IPV4);
 
       v4_text = g_inet_address_to_string (embedded);
       g_set_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_BLOCKED_ADDRESS,
@@ -354,9 +334,7 @@ tsq_net_guard_check (TsqNetGuard  *self,
 }
 
 gboolean
-tsq_net_guard_check_string (TsqNetGuard *self,
-                            const char  *address,
-                            GError     **error)
+tsq_net_guard_check_string (TsqNetGuard *self, const char *address, GError **error)
 {
   g_autoptr (GInetAddress) parsed = NULL;
 

@@ -31,24 +31,16 @@ typedef struct _TsqNetGuard TsqNetGuard;
  * are allowed: monitoring internal sites is normal. */
 TsqNetGuard *tsq_net_guard_new_default (void);
 /* A guard without any rule: allows everything (tests, trusted setups). */
-TsqNetGuard *tsq_net_guard_new_empty   (void);
-TsqNetGuard *tsq_net_guard_ref         (TsqNetGuard  *guard);
-void         tsq_net_guard_unref       (TsqNetGuard  *guard);
+TsqNetGuard *tsq_net_guard_new_empty (void);
+TsqNetGuard *tsq_net_guard_ref (TsqNetGuard *guard);
+void tsq_net_guard_unref (TsqNetGuard *guard);
 /* cidr: "10.0.0.0/8", "::1/128", or a bare address (a /32 or /128). Host bits are ignored. */
-gboolean     tsq_net_guard_add_blocked (TsqNetGuard  *guard,
-                                        const char   *cidr,
-                                        GError      **error);
-gboolean     tsq_net_guard_add_allowed (TsqNetGuard  *guard,
-                                        const char   *cidr,
-                                        GError      **error);
+gboolean tsq_net_guard_add_blocked (TsqNetGuard *guard, const char *cidr, GError **error);
+gboolean tsq_net_guard_add_allowed (TsqNetGuard *guard, const char *cidr, GError **error);
 /* FALSE + TSQ_FETCH_ERROR_BLOCKED_ADDRESS naming the address and the rule when refused. */
-gboolean     tsq_net_guard_check       (TsqNetGuard  *guard,
-                                        GInetAddress *address,
-                                        GError      **error);
+gboolean tsq_net_guard_check (TsqNetGuard *guard, GInetAddress *address, GError **error);
 /* Same for a textual address (no DNS: a non-address string is allowed, returns TRUE). */
-gboolean     tsq_net_guard_check_string (TsqNetGuard *guard,
-                                         const char  *address,
-                                         GError     **error);
+gboolean tsq_net_guard_check_string (TsqNetGuard *guard, const char *address, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqNetGuard, tsq_net_guard_unref)
 

@@ -7,29 +7,29 @@
 #include "tsq-resource-cache.h"
 
 #define DEFAULT_MAX_TOTAL (256 * 1024 * 1024)
-#define ENTRY_OVERHEAD    256 /* struct, strings and table slot, roughly */
+#define ENTRY_OVERHEAD 256 /* struct, strings and table slot, roughly */
 
 typedef struct
 {
-  char   *url;
+  char *url;
   GBytes *body;
-  char   *etag;
-  char   *last_modified;
-  char   *content_type;
-  gint64  fresh_until_us; /* monotonic; 0 = revalidate every time */
-  gsize   size;
-  GList   link;           /* in the LRU queue, data = this entry */
+  char *etag;
+  char *last_modified;
+  char *content_type;
+  gint64 fresh_until_us; /* monotonic; 0 = revalidate every time */
+  gsize size;
+  GList link; /* in the LRU queue, data = this entry */
 } Entry;
 
 struct _TsqResourceCache
 {
-  GObject     parent_instance;
+  GObject parent_instance;
 
-  GMutex      lock;
+  GMutex lock;
   GHashTable *entries; /* url -> Entry (owned) */
-  GQueue      lru;     /* most recently used at the head */
-  gsize       max_total;
-  gsize       total;
+  GQueue lru;          /* most recently used at the head */
+  gsize max_total;
+  gsize total;
 };
 
 G_DEFINE_FINAL_TYPE (TsqResourceCache, tsq_resource_cache, G_TYPE_OBJECT)
@@ -38,9 +38,9 @@ G_DEFINE_FINAL_TYPE (TsqResourceCache, tsq_resource_cache, G_TYPE_OBJECT)
 typedef struct
 {
   GBytes *body;
-  char   *etag;
-  char   *last_modified;
-  char   *content_type;
+  char *etag;
+  char *last_modified;
+  char *content_type;
   gboolean fresh;
 } Snapshot;
 
@@ -55,22 +55,22 @@ typedef enum
 
 typedef struct
 {
-  TsqResource *resource;   /* owned by the results array */
-  Snapshot     cached;     /* zeroed when nothing was cached */
-  Outcome      outcome;
-  guint64      wire_bytes;
+  TsqResource *resource; /* owned by the results array */
+  Snapshot cached;       /* zeroed when nothing was cached */
+  Outcome outcome;
+  guint64 wire_bytes;
 } Item;
 
 typedef struct
 {
   TsqResourceCache *cache;
-  TsqFetcher       *fetcher;
-  GPtrArray        *results;  /* TsqResource* */
-  GArray           *items;    /* Item, parallel to results */
+  TsqFetcher *fetcher;
+  GPtrArray *results; /* TsqResource* */
+  GArray *items;      /* Item, parallel to results */
   TsqResourceLimits limits;
-  TsqResourceStats  stats;
-  GCancellable     *cancellable;
-  guint             pending;
+  TsqResourceStats stats;
+  GCancellable *cancellable;
+  guint pending;
 } FetchAll;
 
 void
@@ -157,8 +157,7 @@ tsq_resource_cache_new (gsize max_total_bytes)
 
 /* Called with the lock held. */
 static void
-remove_entry_locked (TsqResourceCache *self,
-                     Entry            *entry)
+remove_entry_locked (TsqResourceCache *self, Entry *entry)
 {
   g_queue_unlink (&self->lru, &entry->link);
   self->total -= entry->size;
@@ -203,9 +202,7 @@ tsq_resource_cache_clear (TsqResourceCache *self)
 }
 
 static gboolean
-lookup (TsqResourceCache *self,
-        const char       *url,
-        Snapshot         *out)
+lookup (TsqResourceCache *self, const char *url, Snapshot *out)
 {
   Entry *entry;
 
@@ -228,12 +225,12 @@ lookup (TsqResourceCache *self,
 
 static void
 store (TsqResourceCache *self,
-       const char       *url,
-       GBytes           *body,
-       const char       *etag,
-       const char       *last_modified,
-       const char       *content_type,
-       gint64            fresh_until_us)
+       const char *url,
+       GBytes *body,
+       const char *etag,
+       const char *last_modified,
+       const char *content_type,
+       gint64 fresh_until_us)
 {
   Entry *entry;
   Entry *old;
@@ -269,10 +266,10 @@ store (TsqResourceCache *self,
 /* After a 304: the entry stays, with a renewed lifetime and possibly new validators. */
 static void
 refresh (TsqResourceCache *self,
-         const char       *url,
-         const char       *etag,
-         const char       *last_modified,
-         gint64            fresh_until_us)
+         const char *url,
+         const char *etag,
+         const char *last_modified,
+         gint64 fresh_until_us)
 {
   Entry *entry;
 
@@ -296,8 +293,7 @@ refresh (TsqResourceCache *self,
 }
 
 static void
-forget (TsqResourceCache *self,
-        const char       *url)
+forget (TsqResourceCache *self, const char *url)
 {
   Entry *entry;
 
@@ -355,9 +351,8 @@ freshness_lifetime (SoupMessageHeaders *headers)
 
       if (expires_at == NULL)
         return 0;
-      return MAX (g_date_time_difference (expires_at, date_at ? date_at : now) / G_TIME_SPAN_SECOND
-                    - age,
-                  0);
+      return MAX (
+        g_date_time_difference (expires_at, date_at ? date_at : now) / G_TIME_SPAN_SECOND - age, 0);
     }
   return 0;
 }
@@ -367,7 +362,7 @@ fresh_until (gint64 lifetime_s)
 {
   if (lifetime_s <= 0)
     return 0;
-  return g_get_monotonic_time () + MIN (lifetime_s, (gint64) 365 * 24 * 3600) * G_TIME_SPAN_SECOND;
+  return g_get_monotonic_time () + MIN (lifetime_s, (gint64)365 * 24 * 3600) * G_TIME_SPAN_SECOND;
 }
 
 /* -- URLs -- */
@@ -399,8 +394,7 @@ normalize_url (const char *url)
 }
 
 static gboolean
-same_origin (GUri *a,
-             GUri *b)
+same_origin (GUri *a, GUri *b)
 {
   return g_ascii_strcasecmp (g_uri_get_scheme (a), g_uri_get_scheme (b)) == 0
          && g_ascii_strcasecmp (g_uri_get_host (a), g_uri_get_host (b)) == 0
@@ -438,9 +432,9 @@ tally (FetchAll *all)
         {
           g_clear_pointer (&resource->body, g_bytes_unref);
           g_free (resource->error);
-          resource->error = g_strdup_printf ("over the total resource bound of %" G_GSIZE_FORMAT
-                                             " bytes",
-                                             all->limits.max_bytes_total);
+          resource->error
+            = g_strdup_printf ("over the total resource bound of %" G_GSIZE_FORMAT " bytes",
+                               all->limits.max_bytes_total);
           resource->error_kind = "skipped";
           all->stats.skipped++;
           all->stats.downloaded_bytes += item->wire_bytes;
@@ -450,20 +444,20 @@ tally (FetchAll *all)
       all->stats.downloaded_bytes += item->wire_bytes;
       switch (item->outcome)
         {
-        case OUTCOME_FETCHED:
-          all->stats.fetched++;
-          break;
-        case OUTCOME_NOT_MODIFIED:
-          all->stats.not_modified++;
-          break;
-        case OUTCOME_CACHED:
-          all->stats.cached++;
-          break;
-        case OUTCOME_PENDING:
-        case OUTCOME_FAILED:
-        default:
-          all->stats.failed++;
-          break;
+          case OUTCOME_FETCHED:
+            all->stats.fetched++;
+            break;
+          case OUTCOME_NOT_MODIFIED:
+            all->stats.not_modified++;
+            break;
+          case OUTCOME_CACHED:
+            all->stats.cached++;
+            break;
+          case OUTCOME_PENDING:
+          case OUTCOME_FAILED:
+          default:
+            all->stats.failed++;
+            break;
         }
     }
 }
@@ -480,21 +474,18 @@ maybe_complete (GTask *task)
     g_task_return_new_error (task, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CANCELLED,
                              "resource fetch cancelled");
   else
-    g_task_return_pointer (task, g_ptr_array_ref (all->results),
-                           (GDestroyNotify) g_ptr_array_unref);
+    g_task_return_pointer (task, g_ptr_array_ref (all->results), (GDestroyNotify)g_ptr_array_unref);
   g_object_unref (task);
 }
 
 typedef struct
 {
   GTask *task;
-  guint  index;
+  guint index;
 } ItemRef;
 
 static void
-on_resource_fetched (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+on_resource_fetched (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ItemRef *ref = user_data;
   GTask *task = ref->task;
@@ -513,8 +504,8 @@ on_resource_fetched (GObject      *source,
     {
       resource->status = partial ? partial->status : 0;
       resource->error = g_strdup (error->message);
-      resource->error_kind = error->domain == TSQ_FETCH_ERROR ? tsq_fetch_error_kind (error->code)
-                                                              : "internal";
+      resource->error_kind
+        = error->domain == TSQ_FETCH_ERROR ? tsq_fetch_error_kind (error->code) : "internal";
       item->outcome = OUTCOME_FAILED;
       maybe_complete (task);
       return;
@@ -525,8 +516,7 @@ on_resource_fetched (GObject      *source,
   if (response->status == SOUP_STATUS_NOT_MODIFIED && item->cached.body != NULL)
     {
       const char *etag = soup_message_headers_get_one (response->headers, "ETag");
-      const char *last_modified = soup_message_headers_get_one (response->headers,
-                                                                "Last-Modified");
+      const char *last_modified = soup_message_headers_get_one (response->headers, "Last-Modified");
 
       resource->body = g_bytes_ref (item->cached.body);
       resource->content_type = g_strdup (item->cached.content_type);
@@ -539,8 +529,7 @@ on_resource_fetched (GObject      *source,
   else if (SOUP_STATUS_IS_SUCCESSFUL (response->status))
     {
       const char *etag = soup_message_headers_get_one (response->headers, "ETag");
-      const char *last_modified = soup_message_headers_get_one (response->headers,
-                                                                "Last-Modified");
+      const char *last_modified = soup_message_headers_get_one (response->headers, "Last-Modified");
       gint64 lifetime = freshness_lifetime (response->headers);
 
       resource->body = g_bytes_ref (response->body);
@@ -566,14 +555,14 @@ on_resource_fetched (GObject      *source,
 }
 
 void
-tsq_resource_cache_fetch_async (TsqResourceCache        *self,
-                                TsqFetcher              *fetcher,
-                                const char              *page_url,
-                                GPtrArray               *urls,
+tsq_resource_cache_fetch_async (TsqResourceCache *self,
+                                TsqFetcher *fetcher,
+                                const char *page_url,
+                                GPtrArray *urls,
                                 const TsqResourceLimits *limits,
-                                GCancellable            *cancellable,
-                                GAsyncReadyCallback      callback,
-                                gpointer                 user_data)
+                                GCancellable *cancellable,
+                                GAsyncReadyCallback callback,
+                                gpointer user_data)
 {
   g_autoptr (GTask) task = NULL;
   g_autoptr (GUri) page = NULL;
@@ -589,7 +578,7 @@ tsq_resource_cache_fetch_async (TsqResourceCache        *self,
   all = g_new0 (FetchAll, 1);
   all->cache = g_object_ref (self);
   all->fetcher = g_object_ref (fetcher);
-  all->results = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_resource_free);
+  all->results = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_resource_free);
   all->items = g_array_new (FALSE, TRUE, sizeof (Item));
   all->cancellable = cancellable ? g_object_ref (cancellable) : NULL;
   if (limits != NULL)
@@ -674,9 +663,9 @@ tsq_resource_cache_fetch_async (TsqResourceCache        *self,
 
 GPtrArray *
 tsq_resource_cache_fetch_finish (TsqResourceCache *self,
-                                 GAsyncResult     *result,
+                                 GAsyncResult *result,
                                  TsqResourceStats *stats_out,
-                                 GError          **error)
+                                 GError **error)
 {
   FetchAll *all;
 

@@ -16,33 +16,33 @@
 /* RawServer: one thread accepting, one thread per connection, "Connection: close" always.    */
 
 typedef struct _RawServer RawServer;
-typedef void (*RawHandler) (RawServer          *server,
-                            GSocket            *socket,
+typedef void (*RawHandler) (RawServer *server,
+                            GSocket *socket,
                             SoupMessageHeaders *request_headers,
-                            gpointer            user_data);
+                            gpointer user_data);
 
 typedef struct
 {
-  RawHandler     handler;
-  gpointer       user_data;
+  RawHandler handler;
+  gpointer user_data;
   GDestroyNotify destroy;
 } RawRoute;
 
 struct _RawServer
 {
-  GSocket      *listener;
-  guint16       port;
-  char         *host;
-  GThread      *thread;
+  GSocket *listener;
+  guint16 port;
+  char *host;
+  GThread *thread;
   GCancellable *cancellable;
-  GMutex        lock;
-  GCond         cond;
-  guint         active;
-  guint         accepted;
-  GHashTable   *routes; /* path -> RawRoute */
-  GHashTable   *hits;   /* path -> count */
-  char         *last_request;
-  const char   *instant_reply; /* if set: answer the first bytes with this, whatever they are */
+  GMutex lock;
+  GCond cond;
+  guint active;
+  guint accepted;
+  GHashTable *routes; /* path -> RawRoute */
+  GHashTable *hits;   /* path -> count */
+  char *last_request;
+  const char *instant_reply; /* if set: answer the first bytes with this, whatever they are */
 };
 
 static void
@@ -56,9 +56,7 @@ raw_route_free (gpointer pointer)
 }
 
 static void
-send_all (GSocket    *socket,
-          const void *data,
-          gsize       len)
+send_all (GSocket *socket, const void *data, gsize len)
 {
   const char *p = data;
 
@@ -74,18 +72,16 @@ send_all (GSocket    *socket,
 }
 
 static void
-send_string (GSocket    *socket,
-             const char *text)
+send_string (GSocket *socket, const char *text)
 {
   send_all (socket, text, strlen (text));
 }
 
 /* Sleeps up to ms, returning early (FALSE) when the server is shutting down. */
 static gboolean
-raw_server_wait (RawServer *self,
-                 guint      ms)
+raw_server_wait (RawServer *self, guint ms)
 {
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  gint64 end = g_get_monotonic_time () + (gint64)ms * 1000;
   gboolean stopping;
 
   g_mutex_lock (&self->lock);
@@ -100,7 +96,7 @@ raw_server_wait (RawServer *self,
 typedef struct
 {
   RawServer *server;
-  GSocket   *socket;
+  GSocket *socket;
 } Connection;
 
 static gpointer
@@ -124,7 +120,8 @@ connection_thread (gpointer pointer)
       if (g_socket_receive (conn->socket, buffer, sizeof buffer, NULL, NULL) > 0)
         send_string (conn->socket, self->instant_reply);
     }
-  while (self->instant_reply == NULL && head->len < 256 * 1024 && (end = strstr (head->str, "\r\n\r\n")) == NULL)
+  while (self->instant_reply == NULL && head->len < 256 * 1024
+         && (end = strstr (head->str, "\r\n\r\n")) == NULL)
     {
       gssize n = g_socket_receive (conn->socket, buffer, sizeof buffer, NULL, NULL);
 
@@ -142,15 +139,14 @@ connection_thread (gpointer pointer)
       if (query != NULL)
         *query = '\0';
       g_mutex_lock (&self->lock);
-      g_hash_table_insert (self->hits, g_strdup (path),
-                           GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (self->hits,
-                                                                                    path))
-                                             + 1));
+      g_hash_table_insert (
+        self->hits, g_strdup (path),
+        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (self->hits, path)) + 1));
       g_free (self->last_request);
       self->last_request = g_strndup (head->str, end - head->str);
       if (g_hash_table_lookup (self->routes, path))
         {
-          route = *(RawRoute *) g_hash_table_lookup (self->routes, path);
+          route = *(RawRoute *)g_hash_table_lookup (self->routes, path);
           found = TRUE;
         }
       g_mutex_unlock (&self->lock);
@@ -218,8 +214,8 @@ raw_server_new_on (const char *host)
   self->cancellable = g_cancellable_new ();
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, raw_route_free);
   self->hits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                 G_SOCKET_PROTOCOL_TCP, &error);
+  self->listener
+    = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
   g_socket_bind (self->listener, address, TRUE, &error);
   g_assert_no_error (error);
@@ -267,11 +263,8 @@ raw_server_free (RawServer *self)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (RawServer, raw_server_free)
 
 static void
-raw_server_route (RawServer     *self,
-                  const char    *path,
-                  RawHandler     handler,
-                  gpointer       user_data,
-                  GDestroyNotify destroy)
+raw_server_route (
+  RawServer *self, const char *path, RawHandler handler, gpointer user_data, GDestroyNotify destroy)
 {
   RawRoute *route = g_new0 (RawRoute, 1);
 
@@ -284,15 +277,13 @@ raw_server_route (RawServer     *self,
 }
 
 static char *
-raw_server_url (RawServer  *self,
-                const char *path)
+raw_server_url (RawServer *self, const char *path)
 {
   return g_strdup_printf ("http://%s:%u%s", self->host, self->port, path);
 }
 
 static guint
-raw_server_hits (RawServer  *self,
-                 const char *path)
+raw_server_hits (RawServer *self, const char *path)
 {
   guint hits;
 
@@ -326,10 +317,10 @@ raw_server_last_request (RawServer *self)
 
 /* Handler: sends user_data (GBytes) verbatim. */
 static void
-handle_canned (RawServer          *server,
-               GSocket            *socket,
+handle_canned (RawServer *server,
+               GSocket *socket,
                SoupMessageHeaders *request_headers,
-               gpointer            user_data)
+               gpointer user_data)
 {
   gsize len;
   const void *data = g_bytes_get_data (user_data, &len);
@@ -338,21 +329,21 @@ handle_canned (RawServer          *server,
 }
 
 static void
-raw_server_canned (RawServer  *self,
+raw_server_canned (RawServer *self,
                    const char *path,
                    const char *head, /* status line and headers, without the blank line */
-                   GBytes     *body)
+                   GBytes *body)
 {
   g_autoptr (GByteArray) out = g_byte_array_new ();
-  g_autofree char *full_head = g_strdup_printf ("%s\r\nContent-Length: %" G_GSIZE_FORMAT
-                                                "\r\nConnection: close\r\n\r\n",
-                                                head, body ? g_bytes_get_size (body) : 0);
+  g_autofree char *full_head
+    = g_strdup_printf ("%s\r\nContent-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n\r\n",
+                       head, body ? g_bytes_get_size (body) : 0);
 
-  g_byte_array_append (out, (const guint8 *) full_head, strlen (full_head));
+  g_byte_array_append (out, (const guint8 *)full_head, strlen (full_head));
   if (body != NULL)
     g_byte_array_append (out, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
   raw_server_route (self, path, handle_canned, g_byte_array_free_to_bytes (g_steal_pointer (&out)),
-                    (GDestroyNotify) g_bytes_unref);
+                    (GDestroyNotify)g_bytes_unref);
 }
 
 /* Handler: a cacheable resource answering conditional requests like a real server. */
@@ -377,23 +368,23 @@ resource_free (gpointer pointer)
 }
 
 static void
-handle_resource (RawServer          *server,
-                 GSocket            *socket,
+handle_resource (RawServer *server,
+                 GSocket *socket,
                  SoupMessageHeaders *request_headers,
-                 gpointer            user_data)
+                 gpointer user_data)
 {
   Resource *resource = user_data;
   const char *if_none_match = soup_message_headers_get_one (request_headers, "If-None-Match");
-  const char *if_modified_since = soup_message_headers_get_one (request_headers,
-                                                                "If-Modified-Since");
+  const char *if_modified_since
+    = soup_message_headers_get_one (request_headers, "If-Modified-Since");
   g_autoptr (GString) head = g_string_new (NULL);
   gboolean not_modified = FALSE;
 
   if (if_none_match != NULL)
     not_modified = resource->etag && strcmp (if_none_match, resource->etag) == 0;
   else if (if_modified_since != NULL)
-    not_modified = resource->last_modified
-                   && strcmp (if_modified_since, resource->last_modified) == 0;
+    not_modified
+      = resource->last_modified && strcmp (if_modified_since, resource->last_modified) == 0;
 
   g_string_append (head, not_modified ? "HTTP/1.1 304 Not Modified\r\n" : "HTTP/1.1 200 OK\r\n");
   g_string_append (head, "Content-Type: application/javascript\r\nConnection: close\r\n");
@@ -415,7 +406,7 @@ handle_resource (RawServer          *server,
 }
 
 static void
-raw_server_resource (RawServer  *self,
+raw_server_resource (RawServer *self,
                      const char *path,
                      const char *body,
                      const char *etag,
@@ -436,8 +427,8 @@ raw_server_resource (RawServer  *self,
 
 typedef struct
 {
-  GResolver   parent_instance;
-  GResolver  *fallback;
+  GResolver parent_instance;
+  GResolver *fallback;
   GHashTable *names; /* name -> address string */
 } TestResolver;
 
@@ -450,13 +441,13 @@ static GType test_resolver_get_type (void);
 G_DEFINE_TYPE (TestResolver, test_resolver, G_TYPE_RESOLVER)
 
 static GList *
-test_resolver_lookup_with_flags (GResolver               *resolver,
-                                 const char              *hostname,
+test_resolver_lookup_with_flags (GResolver *resolver,
+                                 const char *hostname,
                                  GResolverNameLookupFlags flags,
-                                 GCancellable            *cancellable,
-                                 GError                 **error)
+                                 GCancellable *cancellable,
+                                 GError **error)
 {
-  TestResolver *self = (TestResolver *) resolver;
+  TestResolver *self = (TestResolver *)resolver;
   const char *address = g_hash_table_lookup (self->names, hostname);
   GInetAddress *inet;
 
@@ -470,21 +461,21 @@ test_resolver_lookup_with_flags (GResolver               *resolver,
           && g_inet_address_get_family (inet) != G_SOCKET_FAMILY_IPV6))
     {
       g_object_unref (inet);
-      g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "no address of that family");
+      g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND,
+                   "no address of that family");
       return NULL;
     }
   return g_list_append (NULL, inet);
 }
 
 static GList *
-test_resolver_lookup (GResolver    *resolver,
-                      const char   *hostname,
+test_resolver_lookup (GResolver *resolver,
+                      const char *hostname,
                       GCancellable *cancellable,
-                      GError      **error)
+                      GError **error)
 {
-  return test_resolver_lookup_with_flags (resolver, hostname,
-                                          G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT, cancellable,
-                                          error);
+  return test_resolver_lookup_with_flags (resolver, hostname, G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT,
+                                          cancellable, error);
 }
 
 static void
@@ -494,9 +485,7 @@ free_address_list (gpointer list)
 }
 
 static void
-on_fallback_done (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+on_fallback_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   GError *error = NULL;
@@ -510,14 +499,14 @@ on_fallback_done (GObject      *source,
 }
 
 static void
-test_resolver_lookup_with_flags_async (GResolver               *resolver,
-                                       const char              *hostname,
+test_resolver_lookup_with_flags_async (GResolver *resolver,
+                                       const char *hostname,
                                        GResolverNameLookupFlags flags,
-                                       GCancellable            *cancellable,
-                                       GAsyncReadyCallback      callback,
-                                       gpointer                 user_data)
+                                       GCancellable *cancellable,
+                                       GAsyncReadyCallback callback,
+                                       gpointer user_data)
 {
-  TestResolver *self = (TestResolver *) resolver;
+  TestResolver *self = (TestResolver *)resolver;
   GTask *task = g_task_new (resolver, cancellable, callback, user_data);
   GError *error = NULL;
   GList *list;
@@ -537,19 +526,17 @@ test_resolver_lookup_with_flags_async (GResolver               *resolver,
 }
 
 static GList *
-test_resolver_lookup_finish (GResolver    *resolver,
-                             GAsyncResult *result,
-                             GError      **error)
+test_resolver_lookup_finish (GResolver *resolver, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static void
-test_resolver_lookup_async (GResolver          *resolver,
-                            const char         *hostname,
-                            GCancellable       *cancellable,
+test_resolver_lookup_async (GResolver *resolver,
+                            const char *hostname,
+                            GCancellable *cancellable,
                             GAsyncReadyCallback callback,
-                            gpointer            user_data)
+                            gpointer user_data)
 {
   test_resolver_lookup_with_flags_async (resolver, hostname, G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT,
                                          cancellable, callback, user_data);
@@ -579,14 +566,12 @@ test_resolver_init (TestResolver *self)
 
 typedef struct
 {
-  GMainLoop    *loop;
+  GMainLoop *loop;
   GAsyncResult *result;
 } Waiter;
 
 static void
-on_done (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+on_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Waiter *waiter = user_data;
 
@@ -603,12 +588,12 @@ wait_for (Waiter *waiter)
 }
 
 static TsqFetchResponse *
-fetch_full (TsqFetcher            *fetcher,
-            const char            *url,
+fetch_full (TsqFetcher *fetcher,
+            const char *url,
             const TsqFetchRequest *request,
-            GCancellable          *cancellable,
-            TsqFetchResponse     **partial,
-            GError               **error)
+            GCancellable *cancellable,
+            TsqFetchResponse **partial,
+            GError **error)
 {
   Waiter waiter = { g_main_loop_new (g_main_context_get_thread_default (), FALSE), NULL };
   g_autoptr (GAsyncResult) result = NULL;
@@ -619,16 +604,13 @@ fetch_full (TsqFetcher            *fetcher,
 }
 
 static TsqFetchResponse *
-fetch (TsqFetcher *fetcher,
-       const char *url,
-       GError    **error)
+fetch (TsqFetcher *fetcher, const char *url, GError **error)
 {
   return fetch_full (fetcher, url, NULL, NULL, NULL, error);
 }
 
 static TsqFetcher *
-fetcher_with (TsqNetGuard *guard,
-              guint        timeout_s)
+fetcher_with (TsqNetGuard *guard, guint timeout_s)
 {
   TsqFetcherOptions options;
 
@@ -640,9 +622,7 @@ fetcher_with (TsqNetGuard *guard,
 }
 
 static void
-assert_fetch_error (TsqFetcher *fetcher,
-                    const char *url,
-                    int         code)
+assert_fetch_error (TsqFetcher *fetcher, const char *url, int code)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqFetchResponse) response = fetch (fetcher, url, &error);
@@ -653,13 +633,12 @@ assert_fetch_error (TsqFetcher *fetcher,
 }
 
 static GBytes *
-compress (GBytes                 *input,
-          GZlibCompressorFormat   format)
+compress (GBytes *input, GZlibCompressorFormat format)
 {
   g_autoptr (GZlibCompressor) compressor = g_zlib_compressor_new (format, 9);
   g_autoptr (GInputStream) source = g_memory_input_stream_new_from_bytes (input);
-  g_autoptr (GInputStream) converted = g_converter_input_stream_new (source,
-                                                                     G_CONVERTER (compressor));
+  g_autoptr (GInputStream) converted
+    = g_converter_input_stream_new (source, G_CONVERTER (compressor));
   g_autoptr (GOutputStream) sink = g_memory_output_stream_new_resizable ();
   g_autoptr (GError) error = NULL;
 
@@ -683,7 +662,7 @@ brotli_stored (GBytes *input)
 
   while (offset < len)
     {
-      gsize chunk = MIN (len - offset, (gsize) 65536);
+      gsize chunk = MIN (len - offset, (gsize)65536);
       guint32 bits = 0;
       guint nbits = 0;
       guint8 bytes[4];
@@ -692,7 +671,7 @@ brotli_stored (GBytes *input)
         nbits++; /* WBITS: a single 0 bit means a 16-bit window */
       /* ISLAST = 0, MNIBBLES = 0 (4 nibbles) */
       nbits += 1 + 2;
-      bits |= (guint32) (chunk - 1) << nbits; /* MLEN - 1, 16 bits */
+      bits |= (guint32)(chunk - 1) << nbits; /* MLEN - 1, 16 bits */
       nbits += 16;
       bits |= 1u << nbits; /* ISUNCOMPRESSED */
       nbits += 1;
@@ -737,8 +716,8 @@ test_fetch_ok (void)
   const char *headers[] = { "X-Test: yes", "Set-Cookie: a=1; HttpOnly", NULL };
   TsqTestRoute route = { .body = body, .headers = headers };
   g_autofree char *url = tsq_test_server_get_url (server, "/page");
-  g_autofree char *expected_remote = g_strdup_printf ("127.0.0.1:%u",
-                                                      tsq_test_server_get_port (server));
+  g_autofree char *expected_remote
+    = g_strdup_printf ("127.0.0.1:%u", tsq_test_server_get_port (server));
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqFetchResponse) response = NULL;
 
@@ -786,8 +765,8 @@ test_request_headers (void)
   g_autofree char *request = NULL;
   g_autoptr (TsqFetchResponse) response = NULL;
   g_autoptr (GError) error = NULL;
-  TsqFetchRequest conditional = { .if_none_match = "\"abc\"",
-                                  .if_modified_since = "Wed, 21 Oct 2015 07:28:00 GMT" };
+  TsqFetchRequest conditional
+    = { .if_none_match = "\"abc\"", .if_modified_since = "Wed, 21 Oct 2015 07:28:00 GMT" };
 
   raw_server_canned (raw, "/h", "HTTP/1.1 200 OK\r\nContent-Type: text/plain", body);
   response = fetch_full (fetcher, url, &conditional, NULL, NULL, &error);
@@ -805,9 +784,7 @@ test_request_headers (void)
 }
 
 static void
-check_encoded (const char           *encoding,
-               GBytes               *original,
-               GBytes               *encoded)
+check_encoded (const char *encoding, GBytes *original, GBytes *encoded)
 {
   g_autoptr (RawServer) raw = raw_server_new ();
   g_autoptr (TsqFetcher) fetcher = tsq_fetcher_new (NULL);
@@ -898,10 +875,7 @@ test_bad_encoding (void)
 /* redirects                                                                                  */
 
 static void
-set_redirect (TsqTestServer *server,
-              const char    *path,
-              guint          status,
-              const char    *location)
+set_redirect (TsqTestServer *server, const char *path, guint status, const char *location)
 {
   g_autofree char *header = g_strdup_printf ("Location: %s", location);
   const char *headers[] = { header, NULL };
@@ -925,8 +899,8 @@ test_redirect_chain (void)
   TsqFetchRequest no_redirects = { .no_redirects = TRUE };
   TsqRedirect *hop;
 
-  set_redirect (server, "/r1", 301, "/dir/r2");     /* absolute path */
-  set_redirect (server, "/dir/r2", 302, r3);        /* absolute URL */
+  set_redirect (server, "/r1", 301, "/dir/r2");            /* absolute path */
+  set_redirect (server, "/dir/r2", 302, r3);               /* absolute URL */
   set_redirect (server, "/r3", 307, "dir/final?x=1#frag"); /* relative, fragment dropped */
   tsq_test_server_set_html (server, "/dir/final", "<p>done</p>");
 
@@ -1052,10 +1026,10 @@ test_redirect_bad_targets (void)
 /* errors                                                                                     */
 
 static void
-handle_slow_headers (RawServer          *server,
-                     GSocket            *socket,
+handle_slow_headers (RawServer *server,
+                     GSocket *socket,
                      SoupMessageHeaders *request_headers,
-                     gpointer            user_data)
+                     gpointer user_data)
 {
   if (raw_server_wait (server, 5000))
     send_string (socket, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
@@ -1064,10 +1038,10 @@ handle_slow_headers (RawServer          *server,
 /* Data keeps flowing, so libsoup's idle timeout never fires: only the whole-request timer can
  * stop this one. */
 static void
-handle_trickle (RawServer          *server,
-                GSocket            *socket,
+handle_trickle (RawServer *server,
+                GSocket *socket,
                 SoupMessageHeaders *request_headers,
-                gpointer            user_data)
+                gpointer user_data)
 {
   send_string (socket, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n");
   for (guint i = 0; i < 100 && raw_server_wait (server, 100); i++)
@@ -1138,8 +1112,8 @@ static void
 test_connection_refused (void)
 {
   g_autoptr (TsqFetcher) fetcher = tsq_fetcher_new (NULL);
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
-                                             G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GSocket) socket
+    = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
   g_autoptr (GSocketAddress) bound = NULL;
@@ -1167,13 +1141,21 @@ test_invalid_urls (void)
 {
   g_autoptr (TsqFetcher) fetcher = tsq_fetcher_new (NULL);
   const char *invalid[] = {
-    "", "not a url", "example.com/page", "localhost:8080/x", "http://", "http:///path",
-    "https://exa mple.com/", "http://[::1/", "http://host:99999999/", "//example.com/",
+    "",
+    "not a url",
+    "example.com/page",
+    "localhost:8080/x",
+    "http://",
+    "http:///path",
+    "https://exa mple.com/",
+    "http://[::1/",
+    "http://host:99999999/",
+    "//example.com/",
     "http://%zz/",
   };
   const char *unsupported[] = {
-    "ftp://example.com/file", "file:///etc/passwd", "data:text/html,<p>hi</p>",
-    "javascript:alert(1)", "gopher://example.com/", "ws://example.com/",
+    "ftp://example.com/file", "file:///etc/passwd",    "data:text/html,<p>hi</p>",
+    "javascript:alert(1)",    "gopher://example.com/", "ws://example.com/",
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqFetchResponse) response = NULL;
@@ -1196,10 +1178,10 @@ test_invalid_urls (void)
 }
 
 static void
-handle_huge_header (RawServer          *server,
-                    GSocket            *socket,
+handle_huge_header (RawServer *server,
+                    GSocket *socket,
                     SoupMessageHeaders *request_headers,
-                    gpointer            user_data)
+                    gpointer user_data)
 {
   g_autofree char *filler = g_strnfill (200 * 1024, 'a');
 
@@ -1209,10 +1191,10 @@ handle_huge_header (RawServer          *server,
 }
 
 static void
-handle_many_headers (RawServer          *server,
-                     GSocket            *socket,
+handle_many_headers (RawServer *server,
+                     GSocket *socket,
                      SoupMessageHeaders *request_headers,
-                     gpointer            user_data)
+                     gpointer user_data)
 {
   send_string (socket, "HTTP/1.1 200 OK\r\n");
   for (guint i = 0; i < 20000; i++)
@@ -1247,10 +1229,10 @@ test_huge_headers (void)
 }
 
 static void
-handle_close_mid_body (RawServer          *server,
-                       GSocket            *socket,
+handle_close_mid_body (RawServer *server,
+                       GSocket *socket,
                        SoupMessageHeaders *request_headers,
-                       gpointer            user_data)
+                       gpointer user_data)
 {
   g_autofree char *part = g_strnfill (1000, 'z');
 
@@ -1259,10 +1241,10 @@ handle_close_mid_body (RawServer          *server,
 }
 
 static void
-handle_close_mid_body_keepalive (RawServer          *server,
-                                 GSocket            *socket,
+handle_close_mid_body_keepalive (RawServer *server,
+                                 GSocket *socket,
                                  SoupMessageHeaders *request_headers,
-                                 gpointer            user_data)
+                                 gpointer user_data)
 {
   g_autofree char *part = g_strnfill (1000, 'z');
 
@@ -1271,19 +1253,19 @@ handle_close_mid_body_keepalive (RawServer          *server,
 }
 
 static void
-handle_garbage (RawServer          *server,
-                GSocket            *socket,
+handle_garbage (RawServer *server,
+                GSocket *socket,
                 SoupMessageHeaders *request_headers,
-                gpointer            user_data)
+                gpointer user_data)
 {
   send_string (socket, "SSH-2.0-OpenSSH_9.0\r\nthis is not http\r\n\r\n");
 }
 
 static void
-handle_close_immediately (RawServer          *server,
-                          GSocket            *socket,
+handle_close_immediately (RawServer *server,
+                          GSocket *socket,
                           SoupMessageHeaders *request_headers,
-                          gpointer            user_data)
+                          gpointer user_data)
 {
 }
 
@@ -1358,8 +1340,8 @@ test_body_cap (void)
   g_assert_true (response->truncated);
   g_assert_cmpuint (g_bytes_get_size (response->body), ==, 100000);
   g_assert_cmpuint (response->decoded_bytes, ==, 100000);
-  g_assert_cmpmem (g_bytes_get_data (response->body, NULL), 100000,
-                   g_bytes_get_data (big, NULL), 100000);
+  g_assert_cmpmem (g_bytes_get_data (response->body, NULL), 100000, g_bytes_get_data (big, NULL),
+                   100000);
   g_clear_pointer (&response, tsq_fetch_response_free);
 
   response = fetch_full (fetcher, url, &exact, NULL, NULL, &error);
@@ -1373,6 +1355,46 @@ test_body_cap (void)
   g_assert_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_BODY_TOO_LARGE);
   g_assert_true (partial->truncated);
   g_assert_cmpuint (partial->status, ==, 200);
+}
+
+/* Sends chunks until the client goes away (or the server stops): an endless body. */
+static void
+handle_endless (RawServer *server,
+                GSocket *socket,
+                SoupMessageHeaders *request_headers,
+                gpointer user_data)
+{
+  g_autofree char *chunk = g_strnfill (8192, 'e');
+  g_autofree char *framed = g_strdup_printf ("2000\r\n%s\r\n", chunk);
+  gsize len = strlen (framed);
+
+  send_string (socket, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                       "Content-Type: text/html\r\n\r\n");
+  g_socket_set_timeout (socket, 2);
+  for (guint i = 0; i < 100000 && !g_cancellable_is_cancelled (server->cancellable); i++)
+    if (g_socket_send (socket, framed, len, NULL, NULL) != (gssize)len)
+      break;
+}
+
+/* Once the cap is reached nothing more is downloaded: closing a libsoup body stream would read
+ * the rest, so the fetcher must abort the message instead. An endless body proves it. */
+static void
+test_truncation_stops_download (void)
+{
+  g_autoptr (RawServer) raw = raw_server_new ();
+  g_autoptr (TsqFetcher) fetcher = fetcher_with (NULL, 20);
+  g_autofree char *url = raw_server_url (raw, "/endless");
+  TsqFetchRequest capped = { .max_body_bytes = 50000 };
+  g_autoptr (TsqFetchResponse) response = NULL;
+  g_autoptr (GError) error = NULL;
+
+  raw_server_route (raw, "/endless", handle_endless, NULL, NULL);
+  response = fetch_full (fetcher, url, &capped, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (response->truncated);
+  g_assert_cmpuint (g_bytes_get_size (response->body), ==, 50000);
+  g_test_message ("wire bytes read for a 50000-byte cap: %" G_GUINT64_FORMAT, response->wire_bytes);
+  g_assert_cmpuint (response->wire_bytes, <, 4 * 1024 * 1024);
 }
 
 static void
@@ -1416,11 +1438,11 @@ test_certificate (void)
 }
 
 static void
-tls_handler (SoupServer        *server,
+tls_handler (SoupServer *server,
              SoupServerMessage *msg,
-             const char        *path,
-             GHashTable        *query,
-             gpointer           user_data)
+             const char *path,
+             GHashTable *query,
+             gpointer user_data)
 {
   soup_server_message_set_status (msg, 200, NULL);
   soup_server_message_set_response (msg, "text/html", SOUP_MEMORY_STATIC, "<p>secure</p>", 13);
@@ -1457,7 +1479,7 @@ test_tls (void)
   g_assert_no_error (error);
   uris = soup_server_get_uris (server);
   url = g_strdup_printf ("https://127.0.0.1:%d/", g_uri_get_port (uris->data));
-  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
+  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify)g_uri_unref);
 
   tsq_fetcher_options_init (&options);
   options.tls_verify = FALSE;
@@ -1514,8 +1536,7 @@ test_https_to_plain_port (void)
 /* SSRF guard in the fetcher                                                                  */
 
 static TsqNetGuard *
-guard_blocking (const char *first,
-                ...)
+guard_blocking (const char *first, ...)
 {
   TsqNetGuard *guard = tsq_net_guard_new_default ();
   va_list args;
@@ -1534,8 +1555,8 @@ test_guard_after_dns (void)
   g_autoptr (RawServer) raw = raw_server_new ();
   g_autoptr (TsqNetGuard) guard = guard_blocking ("127.0.0.0/8", "::1/128", NULL);
   g_autoptr (TsqFetcher) fetcher = fetcher_with (guard, 5);
-  g_autofree char *by_name = g_strdup_printf ("http://internal.test:%u/page",
-                                              tsq_test_server_get_port (server));
+  g_autofree char *by_name
+    = g_strdup_printf ("http://internal.test:%u/page", tsq_test_server_get_port (server));
   g_autofree char *raw_by_name = g_strdup_printf ("http://internal.test:%u/page", raw->port);
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqFetchResponse) response = NULL;
@@ -1585,8 +1606,8 @@ test_guard_literals (void)
   g_autoptr (TsqFetcher) fetcher = fetcher_with (guard, 5);
   g_autoptr (TsqFetcher) open_fetcher = tsq_fetcher_new (NULL);
   g_autofree char *literal = tsq_test_server_get_url (server, "/page");
-  g_autofree char *mapped = g_strdup_printf ("http://[::ffff:127.0.0.1]:%u/page",
-                                             tsq_test_server_get_port (server));
+  g_autofree char *mapped
+    = g_strdup_printf ("http://[::ffff:127.0.0.1]:%u/page", tsq_test_server_get_port (server));
 
   tsq_test_server_set_html (server, "/page", "<p>x</p>");
   assert_fetch_error (fetcher, literal, TSQ_FETCH_ERROR_BLOCKED_ADDRESS);
@@ -1645,7 +1666,7 @@ test_guard_redirects (void)
   g_assert_null (response);
   g_assert_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_BLOCKED_ADDRESS);
   g_assert_cmpuint (partial->redirects->len, ==, 1);
-  g_assert_cmpuint (((TsqRedirect *) g_ptr_array_index (partial->redirects, 0))->status, ==, 302);
+  g_assert_cmpuint (((TsqRedirect *)g_ptr_array_index (partial->redirects, 0))->status, ==, 302);
   g_assert_cmpstr (partial->final_url, ==, "http://169.254.169.254/latest/meta-data/");
   g_clear_error (&error);
   g_clear_pointer (&partial, tsq_fetch_response_free);
@@ -1673,26 +1694,24 @@ test_guard_redirects (void)
 typedef struct
 {
   GMainLoop *loop;
-  guint      pending;
-  guint      ok;
-  guint      index;
+  guint pending;
+  guint ok;
+  guint index;
 } Concurrent;
 
 typedef struct
 {
   Concurrent *state;
-  guint       index;
+  guint index;
 } ConcurrentItem;
 
 static void
-on_concurrent_done (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+on_concurrent_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ConcurrentItem *item = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (TsqFetchResponse) response = tsq_fetcher_fetch_finish (TSQ_FETCHER (source), result,
-                                                                     &error);
+  g_autoptr (TsqFetchResponse) response
+    = tsq_fetcher_fetch_finish (TSQ_FETCHER (source), result, &error);
   g_autofree char *expected = g_strdup_printf ("<p>page %u</p>", item->index);
 
   g_assert_no_error (error);
@@ -1746,12 +1765,12 @@ test_concurrent (void)
 /* resource cache                                                                             */
 
 static GPtrArray *
-fetch_resources (TsqResourceCache        *cache,
-                 TsqFetcher              *fetcher,
-                 const char              *page_url,
-                 GPtrArray               *urls,
+fetch_resources (TsqResourceCache *cache,
+                 TsqFetcher *fetcher,
+                 const char *page_url,
+                 GPtrArray *urls,
                  const TsqResourceLimits *limits,
-                 TsqResourceStats        *stats)
+                 TsqResourceStats *stats)
 {
   Waiter waiter = { g_main_loop_new (g_main_context_get_thread_default (), FALSE), NULL };
   g_autoptr (GAsyncResult) result = NULL;
@@ -1766,9 +1785,7 @@ fetch_resources (TsqResourceCache        *cache,
 }
 
 static GPtrArray *
-url_list (RawServer  *raw,
-          const char *first,
-          ...)
+url_list (RawServer *raw, const char *first, ...)
 {
   GPtrArray *urls = g_ptr_array_new_with_free_func (g_free);
   va_list args;
@@ -1781,15 +1798,13 @@ url_list (RawServer  *raw,
 }
 
 static TsqResource *
-resource_at (GPtrArray *resources,
-             guint      index)
+resource_at (GPtrArray *resources, guint index)
 {
   return g_ptr_array_index (resources, index);
 }
 
 static void
-assert_body (TsqResource *resource,
-             const char  *expected)
+assert_body (TsqResource *resource, const char *expected)
 {
   g_assert_nonnull (resource->body);
   g_assert_cmpmem (g_bytes_get_data (resource->body, NULL), g_bytes_get_size (resource->body),
@@ -1805,9 +1820,9 @@ test_resources_revalidation (void)
   g_autofree char *page = raw_server_url (raw, "/index.html");
   g_autofree char *other_origin = g_strdup_printf ("http://internal.test:%u/app.js", raw->port);
   g_autofree char *app_fragment = raw_server_url (raw, "/app.js#main");
-  g_autoptr (GPtrArray) urls = url_list (raw, "/app.js", "/style.css", "/fresh.js", "/gone.js",
-                                         other_origin, app_fragment, "/app.js",
-                                         "data:text/javascript,1", "not a url", NULL);
+  g_autoptr (GPtrArray) urls
+    = url_list (raw, "/app.js", "/style.css", "/fresh.js", "/gone.js", other_origin, app_fragment,
+                "/app.js", "data:text/javascript,1", "not a url", NULL);
   g_autoptr (GPtrArray) first = NULL;
   g_autoptr (GPtrArray) second = NULL;
   g_autoptr (GPtrArray) third = NULL;
@@ -1860,8 +1875,8 @@ test_resources_revalidation (void)
   g_assert_cmpuint (stats.not_modified, ==, 2);
   g_assert_cmpuint (stats.cached, ==, 1);
   g_assert_cmpuint (stats.failed, ==, 1);
-  g_assert_cmpuint (stats.downloaded_bytes, ==, 0); /* 304s and an empty 404 */
-  g_assert_cmpuint (raw_server_hits (raw, "/app.js"), ==, 2);   /* revalidated */
+  g_assert_cmpuint (stats.downloaded_bytes, ==, 0);              /* 304s and an empty 404 */
+  g_assert_cmpuint (raw_server_hits (raw, "/app.js"), ==, 2);    /* revalidated */
   g_assert_cmpuint (raw_server_hits (raw, "/style.css"), ==, 2); /* revalidated */
   g_assert_cmpuint (raw_server_hits (raw, "/fresh.js"), ==, 1);  /* within max-age: no request */
 
@@ -1995,8 +2010,8 @@ test_resources_lru (void)
 typedef struct
 {
   TsqResourceCache *cache;
-  RawServer        *raw;
-  guint             ok;
+  RawServer *raw;
+  guint ok;
 } SharedCache;
 
 static gpointer
@@ -2059,8 +2074,7 @@ test_resources_threads (void)
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
 
@@ -2089,6 +2103,7 @@ main (int   argc,
   g_test_add_func ("/tsq/fetcher/huge-headers", test_huge_headers);
   g_test_add_func ("/tsq/fetcher/broken-responses", test_broken_responses);
   g_test_add_func ("/tsq/fetcher/body-cap", test_body_cap);
+  g_test_add_func ("/tsq/fetcher/truncation-stops-download", test_truncation_stops_download);
   g_test_add_func ("/tsq/fetcher/binary-body", test_binary_body);
   g_test_add_func ("/tsq/fetcher/tls", test_tls);
   g_test_add_func ("/tsq/fetcher/https-to-plain-port", test_https_to_plain_port);

@@ -2,9 +2,7 @@
 #include "tsq-net-guard.h"
 
 static gboolean
-allowed (TsqNetGuard *guard,
-         const char  *address,
-         char       **message)
+allowed (TsqNetGuard *guard, const char *address, char **message)
 {
   g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address);
   g_autoptr (GError) error = NULL;
@@ -26,13 +24,13 @@ test_cidr_parsing (void)
 {
   g_autoptr (TsqNetGuard) guard = tsq_net_guard_new_empty ();
   const char *good[] = {
-    "10.0.0.0/8", "192.168.1.0/24", "1.2.3.4", "1.2.3.4/32", "0.0.0.0/0", "::1/128", "::/0",
-    "2001:db8::/32", "fe80::1", "10.1.2.3/8", "::ffff:1.2.3.4/128",
+    "10.0.0.0/8", "192.168.1.0/24", "1.2.3.4", "1.2.3.4/32", "0.0.0.0/0",          "::1/128",
+    "::/0",       "2001:db8::/32",  "fe80::1", "10.1.2.3/8", "::ffff:1.2.3.4/128",
   };
   const char *bad[] = {
-    "", "10.0.0.0/", "10.0.0.0/33", "::1/129", "10.0.0.0/-1", "10.0.0.0/8/8", "10.0.0/8",
-    "256.1.1.1", "example.com/8", "10.0.0.0/abc", "10.0.0.0/ 8", " 10.0.0.0/8", "/8",
-    "[::1]/128", "1.2.3.4/0008", "::1/1000", "10.0.0.0/8x",
+    "",         "10.0.0.0/", "10.0.0.0/33",   "::1/129",      "10.0.0.0/-1", "10.0.0.0/8/8",
+    "10.0.0/8", "256.1.1.1", "example.com/8", "10.0.0.0/abc", "10.0.0.0/ 8", " 10.0.0.0/8",
+    "/8",       "[::1]/128", "1.2.3.4/0008",  "::1/1000",     "10.0.0.0/8x",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (good); i++)
@@ -61,15 +59,29 @@ test_defaults (void)
   g_autoptr (TsqNetGuard) guard = tsq_net_guard_new_default ();
   g_autofree char *message = NULL;
   const char *refused[] = {
-    "169.254.169.254", "169.254.0.1", "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.250",
-    "255.255.255.255", "fe80::1", "febf::1", "fd00:ec2::254", "ff02::1", "::",
+    "169.254.169.254",
+    "169.254.0.1",
+    "0.0.0.0",
+    "0.1.2.3",
+    "224.0.0.1",
+    "239.255.255.250",
+    "255.255.255.255",
+    "fe80::1",
+    "febf::1",
+    "fd00:ec2::254",
+    "ff02::1",
+    "::",
     /* IPv6 forms of refused IPv4 addresses */
-    "::ffff:169.254.169.254", "::169.254.169.254", "64:ff9b::169.254.169.254", "::ffff:0.0.0.0",
+    "::ffff:169.254.169.254",
+    "::169.254.169.254",
+    "64:ff9b::169.254.169.254",
+    "::ffff:0.0.0.0",
     "::ffff:224.0.0.1",
   };
   const char *allowed_by_default[] = {
-    "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.0.10", "8.8.8.8", "::1", "fd00::1",
-    "fd00:ec2::253", "fec0::1", "2001:db8::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8",
+    "127.0.0.1",       "10.1.2.3",    "172.16.0.1",       "192.168.0.10",
+    "8.8.8.8",         "::1",         "fd00::1",          "fd00:ec2::253",
+    "fec0::1",         "2001:db8::1", "::ffff:127.0.0.1", "::ffff:8.8.8.8",
     "169.253.255.255", "169.255.0.0", "223.255.255.255",
   };
 
@@ -111,7 +123,7 @@ test_blocked_and_allowed (void)
   g_assert_false (allowed (guard, "10.0.0.1", &message));
   g_assert_nonnull (strstr (message, "blocked range 10.0.0.0/8"));
   g_assert_false (allowed (guard, "10.255.255.255", NULL));
-  g_assert_true (allowed (guard, "10.1.2.3", NULL));   /* allowed wins */
+  g_assert_true (allowed (guard, "10.1.2.3", NULL)); /* allowed wins */
   g_assert_true (allowed (guard, "11.0.0.0", NULL));
   g_assert_true (allowed (guard, "9.255.255.255", NULL));
   g_assert_false (allowed (guard, "127.0.0.1", NULL));
@@ -171,7 +183,7 @@ test_check_string_and_refs (void)
 typedef struct
 {
   TsqNetGuard *guard;
-  guint        refused;
+  guint refused;
 } ThreadData;
 
 static gpointer
@@ -181,7 +193,7 @@ check_many (gpointer pointer)
 
   for (guint i = 0; i < 20000; i++)
     {
-      guint8 bytes[4] = { 169, 254, (guint8) (i >> 8), (guint8) i };
+      guint8 bytes[4] = { 169, 254, (guint8)(i >> 8), (guint8)i };
       g_autoptr (GInetAddress) inet = g_inet_address_new_from_bytes (bytes, G_SOCKET_FAMILY_IPV4);
 
       if (!tsq_net_guard_check (data->guard, inet, NULL))
@@ -211,8 +223,7 @@ test_threads (void)
 }
 
 int
-main (int   argc,
-      char *argv[])
+main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tsq/net-guard/cidr-parsing", test_cidr_parsing);
