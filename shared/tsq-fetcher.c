@@ -298,12 +298,40 @@ fetch_data_free (gpointer pointer)
   g_free (data);
 }
 
+typedef struct
+{
+  GMainContext *context;
+  GCancellable *internal;
+} CancelForward;
+
+static void
+cancel_forward_free (gpointer pointer)
+{
+  CancelForward *forward = pointer;
+
+  g_main_context_unref (forward->context);
+  g_object_unref (forward->internal);
+  g_free (forward);
+}
+
+static gboolean
+cancel_internal (gpointer internal)
+{
+  g_cancellable_cancel (internal);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_user_cancelled (GCancellable *user_cancellable, gpointer user_data)
 {
+  CancelForward *forward = user_data;
+
   /* Only the internal cancellable is handed to libsoup, so that timeout and guard cancels can
-   * be told apart from the caller's. g_cancellable_cancel is thread-safe. */
-  g_cancellable_cancel (G_CANCELLABLE (user_data));
+   * be told apart from the caller's. The caller may cancel from any thread; libsoup reacts to
+   * a cancel in the cancelling thread, so it is forwarded to the fetch's own context (directly
+   * when that is the current one). Cancelling after the fetch ended is harmless. */
+  g_main_context_invoke_full (forward->context, G_PRIORITY_DEFAULT, cancel_internal,
+                              g_object_ref (forward->internal), g_object_unref);
 }
 
 static gboolean
@@ -936,9 +964,13 @@ tsq_fetcher_fetch_async (TsqFetcher *self,
 
   if (cancellable != NULL)
     {
+      CancelForward *forward = g_new0 (CancelForward, 1);
+
+      forward->context = g_main_context_ref (g_task_get_context (task));
+      forward->internal = g_object_ref (data->cancellable);
       data->user_cancellable = g_object_ref (cancellable);
       data->user_handler = g_cancellable_connect (cancellable, G_CALLBACK (on_user_cancelled),
-                                                  g_object_ref (data->cancellable), g_object_unref);
+                                                  forward, cancel_forward_free);
     }
 
   data->timeout_source = g_timeout_source_new_seconds (data->timeout_s);

@@ -1078,6 +1078,24 @@ cancel_soon (gpointer cancellable)
   return G_SOURCE_REMOVE;
 }
 
+static gpointer
+cancel_from_thread (gpointer cancellable)
+{
+  g_usleep (50 * 1000);
+  g_cancellable_cancel (cancellable);
+  return NULL;
+}
+
+/* Never answers (until the server shuts down): only a cancel ends the fetch early. */
+static void
+handle_hang (RawServer *server,
+             GSocket *socket,
+             SoupMessageHeaders *request_headers,
+             gpointer user_data)
+{
+  raw_server_wait (server, 60 * 1000);
+}
+
 static void
 test_cancel (void)
 {
@@ -1085,15 +1103,17 @@ test_cancel (void)
   g_autoptr (TsqFetcher) fetcher = tsq_fetcher_new (NULL);
   g_autoptr (GCancellable) cancellable = g_cancellable_new ();
   g_autoptr (GCancellable) already = g_cancellable_new ();
-  g_autofree char *slow = raw_server_url (raw, "/slow");
+  g_autoptr (GCancellable) threaded = g_cancellable_new ();
+  g_autofree char *hang = raw_server_url (raw, "/hang");
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqFetchResponse) response = NULL;
   Waiter waiter = { g_main_loop_new (NULL, FALSE), NULL };
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GSource) source = g_timeout_source_new (100);
+  GThread *thread;
 
-  raw_server_route (raw, "/slow", handle_slow_headers, NULL, NULL);
-  tsq_fetcher_fetch_async (fetcher, slow, NULL, cancellable, on_done, &waiter);
+  raw_server_route (raw, "/hang", handle_hang, NULL, NULL);
+  tsq_fetcher_fetch_async (fetcher, hang, NULL, cancellable, on_done, &waiter);
   g_source_set_callback (source, cancel_soon, cancellable, NULL);
   g_source_attach (source, NULL);
   result = wait_for (&waiter);
@@ -1103,7 +1123,15 @@ test_cancel (void)
 
   g_clear_error (&error);
   g_cancellable_cancel (already);
-  response = fetch_full (fetcher, slow, NULL, already, NULL, &error);
+  response = fetch_full (fetcher, hang, NULL, already, NULL, &error);
+  g_assert_null (response);
+  g_assert_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CANCELLED);
+
+  /* Cancelled from another thread: forwarded to the fetch's context. */
+  g_clear_error (&error);
+  thread = g_thread_new ("cancel", cancel_from_thread, threaded);
+  response = fetch_full (fetcher, hang, NULL, threaded, NULL, &error);
+  g_thread_join (thread);
   g_assert_null (response);
   g_assert_error (error, TSQ_FETCH_ERROR, TSQ_FETCH_ERROR_CANCELLED);
 }
