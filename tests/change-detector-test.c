@@ -552,7 +552,7 @@ test_header_removed_added (void)
   added = monitor_scan (&m, r);
   /* CSP is back and Referrer-Policy is new. */
   g_assert_cmpuint (json_array_get_length (added), ==, 2);
-  c = find_change (added, "security.header_added", "referrer-policy");
+  c = find_change (added, "security.header_added", "Referrer-Policy");
   g_assert_nonnull (c);
   g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "value", NULL), ==,
                    "no-referrer");
