@@ -20,11 +20,7 @@ typedef struct
 } Stats;
 
 static void
-on_fire (TsqScheduler *s,
-         const char   *id,
-         gint64        due_us,
-         gboolean      catch_up,
-         gpointer      user_data)
+on_fire (TsqScheduler *s, const char *id, gint64 due_us, gboolean catch_up, gpointer user_data)
 {
   Stats *st = user_data;
   gint64 lag = g_get_real_time () - due_us;
@@ -46,7 +42,7 @@ rss_bytes (void)
     return 0;
   if (sscanf (text, "%ld %ld", &pages_total, &pages_res) != 2)
     return 0;
-  return (gint64) pages_res * sysconf (_SC_PAGESIZE);
+  return (gint64)pages_res * sysconf (_SC_PAGESIZE);
 }
 
 static gint64
@@ -55,15 +51,14 @@ cpu_us (void)
   struct rusage ru;
 
   getrusage (RUSAGE_SELF, &ru);
-  return (gint64) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC + ru.ru_utime.tv_usec
+  return (gint64)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * G_USEC_PER_SEC + ru.ru_utime.tv_usec
          + ru.ru_stime.tv_usec;
 }
 
 static int
-cmp_gint64 (const void *a,
-            const void *b)
+cmp_gint64 (const void *a, const void *b)
 {
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
 
   return x < y ? -1 : x > y;
 }
@@ -76,10 +71,7 @@ quit_cb (gpointer data)
 }
 
 static void
-run_variant (const char *variant,
-             const char *schedule_text,
-             guint       monitors,
-             guint       duration_s)
+run_variant (const char *variant, const char *schedule_text, guint monitors, guint duration_s)
 {
   g_autoptr (TsqSchedule) schedule = tsq_schedule_parse (schedule_text, NULL);
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);
@@ -113,23 +105,22 @@ run_variant (const char *variant,
   rss2 = rss_bytes ();
 
   n = st.lags->len;
-  v = (gint64 *) (gpointer) st.lags->data;
+  v = (gint64 *)(gpointer)st.lags->data;
   qsort (v, n, sizeof (gint64), cmp_gint64);
-  minutes = (double) (wall1 - wall0) / (60.0 * G_USEC_PER_SEC);
+  minutes = (double)(wall1 - wall0) / (60.0 * G_USEC_PER_SEC);
 
   printf ("variant %s (\"%s\"), %u monitors, %.1f s of real time\n", variant, schedule_text,
-          monitors, (double) (wall1 - wall0) / G_USEC_PER_SEC);
-  printf ("  add all monitors: %.1f ms (%.2f us each)\n", t_add / 1000.0,
-          (double) t_add / monitors);
+          monitors, (double)(wall1 - wall0) / G_USEC_PER_SEC);
+  printf ("  add all monitors: %.1f ms (%.2f us each)\n", t_add / 1000.0, (double)t_add / monitors);
   printf ("  fires: %u (%.0f per minute), catch-ups: %u\n", n, n / minutes, st.catch_ups);
   if (n > 0)
     printf ("  start lag: median %.3f ms, p99 %.3f ms, max %.3f ms, min %.3f ms\n",
-            v[n / 2] / 1000.0, v[(gsize) ((n - 1) * 0.99)] / 1000.0, v[n - 1] / 1000.0,
+            v[n / 2] / 1000.0, v[(gsize)((n - 1) * 0.99)] / 1000.0, v[n - 1] / 1000.0,
             v[0] / 1000.0);
   printf ("  CPU (user+sys) while running: %.3f s = %.2f us per monitor per minute\n",
-          (cpu1 - cpu0) / 1e6, (double) (cpu1 - cpu0) / (monitors * minutes));
+          (cpu1 - cpu0) / 1e6, (double)(cpu1 - cpu0) / (monitors * minutes));
   printf ("  RSS: +%.1f KiB after adding (%.0f bytes per monitor), +%.1f KiB after running\n",
-          (rss1 - rss0) / 1024.0, (double) (rss1 - rss0) / monitors, (rss2 - rss1) / 1024.0);
+          (rss1 - rss0) / 1024.0, (double)(rss1 - rss0) / monitors, (rss2 - rss1) / 1024.0);
   fflush (stdout);
 
   g_object_unref (s);
@@ -137,8 +128,7 @@ run_variant (const char *variant,
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
   int duration = 70;
   int monitors = 10000;
@@ -146,8 +136,7 @@ main (int argc,
   GOptionEntry entries[] = {
     { "duration", 'd', 0, G_OPTION_ARG_INT, &duration, "Seconds per variant (default 70)", "S" },
     { "monitors", 'n', 0, G_OPTION_ARG_INT, &monitors, "Monitors (default 10000)", "N" },
-    { "variant", 'v', 0, G_OPTION_ARG_STRING, &variant, "interval, cron or both (default)",
-      "V" },
+    { "variant", 'v', 0, G_OPTION_ARG_STRING, &variant, "interval, cron or both (default)", "V" },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- scheduler benchmark");
@@ -160,8 +149,8 @@ main (int argc,
       return 2;
     }
   if (variant == NULL || g_str_equal (variant, "both") || g_str_equal (variant, "interval"))
-    run_variant ("interval", "every 1m", (guint) monitors, (guint) duration);
+    run_variant ("interval", "every 1m", (guint)monitors, (guint)duration);
   if (variant == NULL || g_str_equal (variant, "both") || g_str_equal (variant, "cron"))
-    run_variant ("cron", "* * * * *", (guint) monitors, (guint) duration);
+    run_variant ("cron", "* * * * *", (guint)monitors, (guint)duration);
   return 0;
 }

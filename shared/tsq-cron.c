@@ -11,11 +11,13 @@
 
 #include <string.h>
 
+/* clang-format off */
 G_DEFINE_QUARK (tsq-cron-error-quark, tsq_cron_error)
+/* clang-format on */
 
-#define MAX_EXPR_LEN     1024
-#define SECS_PER_DAY     86400
-#define SEARCH_LIMIT_SEC ((gint64) 5 * 366 * SECS_PER_DAY)
+#define MAX_EXPR_LEN 1024
+#define SECS_PER_DAY 86400
+#define SEARCH_LIMIT_SEC ((gint64)5 * 366 * SECS_PER_DAY)
 
 struct _TsqCron
 {
@@ -39,8 +41,8 @@ typedef struct
   const char *const *names; /* names[i] has value min + i */
 } FieldSpec;
 
-static const char *const month_names[] = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                           "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL };
+static const char *const month_names[]
+  = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL };
 static const char *const dow_names[] = { "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL };
 
 enum
@@ -54,12 +56,9 @@ enum
 };
 
 static const FieldSpec field_specs[] = {
-  [F_SEC] = { "second", 0, 59, NULL },
-  [F_MIN] = { "minute", 0, 59, NULL },
-  [F_HOUR] = { "hour", 0, 23, NULL },
-  [F_DOM] = { "day-of-month", 1, 31, NULL },
-  [F_MON] = { "month", 1, 12, month_names },
-  [F_DOW] = { "day-of-week", 0, 7, dow_names },
+  [F_SEC] = { "second", 0, 59, NULL },       [F_MIN] = { "minute", 0, 59, NULL },
+  [F_HOUR] = { "hour", 0, 23, NULL },        [F_DOM] = { "day-of-month", 1, 31, NULL },
+  [F_MON] = { "month", 1, 12, month_names }, [F_DOW] = { "day-of-week", 0, 7, dow_names },
 };
 
 static const struct
@@ -67,8 +66,8 @@ static const struct
   const char *name;
   const char *expr;
 } macros[] = {
-  { "@yearly", "0 0 1 1 *" },  { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
-  { "@weekly", "0 0 * * 0" },  { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
+  { "@yearly", "0 0 1 1 *" }, { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
+  { "@weekly", "0 0 * * 0" }, { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
   { "@hourly", "0 * * * *" },
 };
 
@@ -83,11 +82,7 @@ tsq_cron_free (TsqCron *cron)
 
 /* Parses a number or (for month/day-of-week) a 3-letter name at *p; advances *p. */
 static gboolean
-parse_value (const FieldSpec *spec,
-             const char     **p,
-             const char      *item,
-             int             *out,
-             GError         **error)
+parse_value (const FieldSpec *spec, const char **p, const char *item, int *out, GError **error)
 {
   const char *s = *p;
 
@@ -104,12 +99,11 @@ parse_value (const FieldSpec *spec,
         }
       if (v < spec->min || v > spec->max)
         {
-          g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID,
-                       "%s: %.*s out of range %d-%d", spec->name, (int) MIN (s - start, 20), start,
-                       spec->min, spec->max);
+          g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID, "%s: %.*s out of range %d-%d",
+                       spec->name, (int)MIN (s - start, 20), start, spec->min, spec->max);
           return FALSE;
         }
-      *out = (int) v;
+      *out = (int)v;
       *p = s;
       return TRUE;
     }
@@ -119,23 +113,20 @@ parse_value (const FieldSpec *spec,
         {
           if (g_ascii_strncasecmp (s, spec->names[i], 3) == 0 && !g_ascii_isalpha (s[3]))
             {
-              *out = spec->min + (int) i;
+              *out = spec->min + (int)i;
               *p = s + 3;
               return TRUE;
             }
         }
     }
-  g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID, "%s: invalid value '%s'",
-               spec->name, item);
+  g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID, "%s: invalid value '%s'", spec->name,
+               item);
   return FALSE;
 }
 
 static gboolean
-parse_item (const FieldSpec *spec,
-            gboolean         allow_question,
-            const char      *item,
-            guint64         *mask,
-            GError         **error)
+parse_item (
+  const FieldSpec *spec, gboolean allow_question, const char *item, guint64 *mask, GError **error)
 {
   const char *p = item;
   int lo, hi, step = 1;
@@ -186,8 +177,8 @@ parse_item (const FieldSpec *spec,
       p++;
       if (!g_ascii_isdigit (*p))
         {
-          g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID,
-                       "%s: invalid step in '%s'", spec->name, item);
+          g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID, "%s: invalid step in '%s'",
+                       spec->name, item);
           return FALSE;
         }
       while (g_ascii_isdigit (*p))
@@ -199,11 +190,10 @@ parse_item (const FieldSpec *spec,
       if (v < 1 || v > spec->max)
         {
           g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID,
-                       "%s: step %" G_GINT64_FORMAT " out of range 1-%d", spec->name, v,
-                       spec->max);
+                       "%s: step %" G_GINT64_FORMAT " out of range 1-%d", spec->name, v, spec->max);
           return FALSE;
         }
-      step = (int) v;
+      step = (int)v;
       /* "5/15" means 5-max/15, as in croniter and Quartz. */
       if (!ranged)
         hi = spec->max == 7 ? 6 : spec->max;
@@ -220,10 +210,7 @@ parse_item (const FieldSpec *spec,
 }
 
 static gboolean
-parse_field (int          field,
-             const char  *text,
-             guint64     *mask,
-             GError     **error)
+parse_field (int field, const char *text, guint64 *mask, GError **error)
 {
   const FieldSpec *spec = &field_specs[field];
   g_auto (GStrv) items = g_strsplit (text, ",", -1);
@@ -238,8 +225,7 @@ parse_field (int          field,
 }
 
 TsqCron *
-tsq_cron_parse (const char *expr,
-                GError    **error)
+tsq_cron_parse (const char *expr, GError **error)
 {
   g_autoptr (TsqCron) cron = NULL;
   g_auto (GStrv) fields = NULL;
@@ -293,8 +279,7 @@ tsq_cron_parse (const char *expr,
               return g_steal_pointer (&cron);
             }
         }
-      g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID, "unknown macro %.40s",
-                   fields[0]);
+      g_set_error (error, TSQ_CRON_ERROR, TSQ_CRON_ERROR_INVALID, "unknown macro %.40s", fields[0]);
       return NULL;
     }
   if (n != 5 && n != 6)
@@ -315,10 +300,10 @@ tsq_cron_parse (const char *expr,
   cron = g_new0 (TsqCron, 1);
   cron->sec = masks[F_SEC];
   cron->min = masks[F_MIN];
-  cron->hour = (guint32) masks[F_HOUR];
-  cron->dom = (guint32) masks[F_DOM];
-  cron->mon = (guint32) masks[F_MON];
-  cron->dow = (guint32) masks[F_DOW];
+  cron->hour = (guint32)masks[F_HOUR];
+  cron->dom = (guint32)masks[F_DOM];
+  cron->mon = (guint32)masks[F_MON];
+  cron->dow = (guint32)masks[F_DOW];
   cron->dom_star = f[F_DOM][0] == '*' || f[F_DOM][0] == '?';
   cron->dow_star = f[F_DOW][0] == '*' || f[F_DOW][0] == '?';
   cron->wildcard = f[F_SEC][0] == '*' || f[F_MIN][0] == '*' || f[F_HOUR][0] == '*';
@@ -343,9 +328,7 @@ tsq_cron_is_wildcard (TsqCron *cron)
 /* ---- civil calendar arithmetic (proleptic Gregorian, H. Hinnant's algorithms) ---- */
 
 static gint64
-days_from_civil (gint64 y,
-                 int    m,
-                 int    d)
+days_from_civil (gint64 y, int m, int d)
 {
   gint64 era, yoe, doy, doe;
 
@@ -358,10 +341,7 @@ days_from_civil (gint64 y,
 }
 
 static void
-civil_from_days (gint64  z,
-                 gint64 *y,
-                 int    *m,
-                 int    *d)
+civil_from_days (gint64 z, gint64 *y, int *m, int *d)
 {
   gint64 era, doe, yoe, doy, mp;
 
@@ -371,14 +351,13 @@ civil_from_days (gint64  z,
   yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
   doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   mp = (5 * doy + 2) / 153;
-  *d = (int) (doy - (153 * mp + 2) / 5 + 1);
-  *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
   *y = yoe + era * 400 + (*m <= 2);
 }
 
 static int
-days_in_month (gint64 y,
-               int    m)
+days_in_month (gint64 y, int m)
 {
   static const int dim[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
@@ -388,17 +367,14 @@ days_in_month (gint64 y,
 }
 
 static gint64
-floor_div (gint64 a,
-           gint64 b)
+floor_div (gint64 a, gint64 b)
 {
   return a / b - (a % b != 0 && ((a < 0) != (b < 0)));
 }
 
 /* Lowest set bit >= from (and <= max), or -1. */
 static int
-next_bit (guint64 mask,
-          int     from,
-          int     max)
+next_bit (guint64 mask, int from, int max)
 {
   for (int v = from; v <= max; v++)
     if (mask & (G_GUINT64_CONSTANT (1) << v))
@@ -407,12 +383,10 @@ next_bit (guint64 mask,
 }
 
 static gboolean
-day_matches (const TsqCron *cron,
-             gint64         days,
-             int            d)
+day_matches (const TsqCron *cron, gint64 days, int d)
 {
   gboolean dom_ok = (cron->dom & (1u << d)) != 0;
-  int wd = (int) ((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
+  int wd = (int)((days % 7 + 11) % 7); /* 1970-01-01 was a Thursday (4) */
   gboolean dow_ok = (cron->dow & (1u << wd)) != 0;
 
   /* Vixie cron: two restricted day fields are OR-ed, otherwise AND-ed (a '*' matches all). */
@@ -423,10 +397,7 @@ day_matches (const TsqCron *cron,
 
 /* Smallest matching civil second >= start and <= limit. */
 static gboolean
-next_civil (const TsqCron *cron,
-            gint64         start,
-            gint64         limit,
-            gint64        *out)
+next_civil (const TsqCron *cron, gint64 start, gint64 limit, gint64 *out)
 {
   gint64 days = floor_div (start, SECS_PER_DAY);
   gint64 rem = start - days * SECS_PER_DAY;
@@ -434,9 +405,9 @@ next_civil (const TsqCron *cron,
   int mo, d, h, mi, s;
 
   civil_from_days (days, &y, &mo, &d);
-  h = (int) (rem / 3600);
-  mi = (int) (rem / 60 % 60);
-  s = (int) (rem % 60);
+  h = (int)(rem / 3600);
+  mi = (int)(rem / 60 % 60);
+  s = (int)(rem % 60);
 
   for (;;)
     {
@@ -513,17 +484,14 @@ next_civil (const TsqCron *cron,
 /* ---- time zone mapping ---- */
 
 static gint64
-offset_at (GTimeZone *tz,
-           gint64     t)
+offset_at (GTimeZone *tz, gint64 t)
 {
   return g_time_zone_get_offset (tz, g_time_zone_find_interval (tz, G_TIME_TYPE_UNIVERSAL, t));
 }
 
 /* First instant in (lo, hi] whose offset differs from the offset at lo (hi must differ). */
 static gint64
-find_transition (GTimeZone *tz,
-                 gint64     lo,
-                 gint64     hi)
+find_transition (GTimeZone *tz, gint64 lo, gint64 hi)
 {
   gint64 o = offset_at (tz, lo);
 
@@ -543,13 +511,10 @@ find_transition (GTimeZone *tz,
  * 0 (skipped by a gap: *t1 = the instant of the jump). Assumes at most one transition within a
  * day of c, which holds for every zone in the tz database. */
 static int
-resolve_civil (GTimeZone *tz,
-               gint64     c,
-               gint64    *t1,
-               gint64    *t2)
+resolve_civil (GTimeZone *tz, gint64 c, gint64 *t1, gint64 *t2)
 {
-  gint64 offs[3] = { offset_at (tz, c - SECS_PER_DAY), offset_at (tz, c),
-                     offset_at (tz, c + SECS_PER_DAY) };
+  gint64 offs[3]
+    = { offset_at (tz, c - SECS_PER_DAY), offset_at (tz, c), offset_at (tz, c + SECS_PER_DAY) };
   gint64 valid[3], lo = G_MAXINT64, hi = G_MININT64;
   int n = 0;
 
@@ -583,10 +548,7 @@ resolve_civil (GTimeZone *tz,
 }
 
 gboolean
-tsq_cron_next_unix (TsqCron   *cron,
-                    gint64     after_s,
-                    GTimeZone *tz,
-                    gint64    *next_s)
+tsq_cron_next_unix (TsqCron *cron, gint64 after_s, GTimeZone *tz, gint64 *next_s)
 {
   g_autoptr (GTimeZone) utc = NULL;
   gint64 o0, l0, limit, start, best = 0;
@@ -650,9 +612,7 @@ tsq_cron_next_unix (TsqCron   *cron,
 }
 
 GDateTime *
-tsq_cron_next (TsqCron   *cron,
-               GDateTime *after,
-               GTimeZone *tz)
+tsq_cron_next (TsqCron *cron, GDateTime *after, GTimeZone *tz)
 {
   g_autoptr (GTimeZone) utc = NULL;
   g_autoptr (GDateTime) dt = NULL;

@@ -34,22 +34,16 @@ GQuark tsq_cron_error_quark (void);
 
 typedef struct _TsqCron TsqCron;
 
-TsqCron   *tsq_cron_parse          (const char *expr,
-                                    GError    **error);
-void       tsq_cron_free           (TsqCron    *cron);
+TsqCron *tsq_cron_parse (const char *expr, GError **error);
+void tsq_cron_free (TsqCron *cron);
 /* The normalised expression (fields separated by one space, or the macro). */
-char      *tsq_cron_to_string      (TsqCron    *cron);
+char *tsq_cron_to_string (TsqCron *cron);
 /* TRUE for a "wildcard" job (second, minute or hour field starts with '*'): see DST above. */
-gboolean   tsq_cron_is_wildcard    (TsqCron    *cron);
+gboolean tsq_cron_is_wildcard (TsqCron *cron);
 /* Next fire strictly after `after`, in tz (NULL = UTC); NULL if none within 5 years. */
-GDateTime *tsq_cron_next           (TsqCron    *cron,
-                                    GDateTime  *after,
-                                    GTimeZone  *tz);
+GDateTime *tsq_cron_next (TsqCron *cron, GDateTime *after, GTimeZone *tz);
 /* Same on Unix seconds: returns FALSE if none within 5 years. */
-gboolean   tsq_cron_next_unix      (TsqCron    *cron,
-                                    gint64      after_s,
-                                    GTimeZone  *tz,
-                                    gint64     *next_s);
+gboolean tsq_cron_next_unix (TsqCron *cron, gint64 after_s, GTimeZone *tz, gint64 *next_s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqCron, tsq_cron_free)
 

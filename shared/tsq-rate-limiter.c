@@ -64,9 +64,7 @@ domain_free (gpointer data)
 }
 
 TsqRateLimiter *
-tsq_rate_limiter_new (double per_domain_rate,
-                      double burst,
-                      guint  max_in_flight)
+tsq_rate_limiter_new (double per_domain_rate, double burst, guint max_in_flight)
 {
   TsqRateLimiter *rl = g_new0 (TsqRateLimiter, 1);
 
@@ -94,16 +92,13 @@ tsq_rate_limiter_free (TsqRateLimiter *rl)
 /* ---- heap ---- */
 
 static gboolean
-heap_less (const Domain *a,
-           const Domain *b)
+heap_less (const Domain *a, const Domain *b)
 {
   return a->ready_us < b->ready_us || (a->ready_us == b->ready_us && a->seq < b->seq);
 }
 
 static void
-heap_swap (GPtrArray *h,
-           guint      i,
-           guint      j)
+heap_swap (GPtrArray *h, guint i, guint j)
 {
   Domain *a = h->pdata[i], *b = h->pdata[j];
 
@@ -114,8 +109,7 @@ heap_swap (GPtrArray *h,
 }
 
 static void
-heap_sift_up (GPtrArray *h,
-              guint      i)
+heap_sift_up (GPtrArray *h, guint i)
 {
   while (i > 0 && heap_less (h->pdata[i], h->pdata[(i - 1) / 2]))
     {
@@ -125,8 +119,7 @@ heap_sift_up (GPtrArray *h,
 }
 
 static void
-heap_sift_down (GPtrArray *h,
-                guint      i)
+heap_sift_down (GPtrArray *h, guint i)
 {
   for (;;)
     {
@@ -144,8 +137,7 @@ heap_sift_down (GPtrArray *h,
 }
 
 static void
-heap_push (GPtrArray *h,
-           Domain    *d)
+heap_push (GPtrArray *h, Domain *d)
 {
   d->heap_index = h->len;
   g_ptr_array_add (h, d);
@@ -153,8 +145,7 @@ heap_push (GPtrArray *h,
 }
 
 static void
-heap_remove (GPtrArray *h,
-             Domain    *d)
+heap_remove (GPtrArray *h, Domain *d)
 {
   guint i = d->heap_index, last = h->len - 1;
 
@@ -171,8 +162,7 @@ heap_remove (GPtrArray *h,
 /* ---- buckets ---- */
 
 static void
-refill (Domain *d,
-        gint64  now_us)
+refill (Domain *d, gint64 now_us)
 {
   if (d->rate <= 0)
     {
@@ -187,7 +177,7 @@ refill (Domain *d,
     }
   else if (now_us > d->last_us)
     {
-      d->tokens = MIN (d->burst, d->tokens + (double) (now_us - d->last_us) * d->rate / 1e6);
+      d->tokens = MIN (d->burst, d->tokens + (double)(now_us - d->last_us) * d->rate / 1e6);
       d->last_us = now_us;
     }
 }
@@ -208,12 +198,11 @@ ready_time (const Domain *d)
   if (has_token (d))
     return d->last_us;
   wait = ceil ((1 - d->tokens) / d->rate * 1e6);
-  return d->last_us + (wait < 1e15 ? (gint64) wait : (gint64) 1e15);
+  return d->last_us + (wait < 1e15 ? (gint64)wait : (gint64)1e15);
 }
 
 static void
-park (TsqRateLimiter *rl,
-      Domain         *d)
+park (TsqRateLimiter *rl, Domain *d)
 {
   d->ready_us = ready_time (d);
   d->seq = ++rl->seq;
@@ -222,8 +211,7 @@ park (TsqRateLimiter *rl,
 }
 
 static void
-unplace (TsqRateLimiter *rl,
-         Domain         *d)
+unplace (TsqRateLimiter *rl, Domain *d)
 {
   if (d->where == WHERE_RING)
     g_queue_unlink (&rl->ring, &d->ring_link);
@@ -233,8 +221,7 @@ unplace (TsqRateLimiter *rl,
 }
 
 static Domain *
-lookup_domain (TsqRateLimiter *rl,
-               const char     *name)
+lookup_domain (TsqRateLimiter *rl, const char *name)
 {
   Domain *d = g_hash_table_lookup (rl->domains, name);
 
@@ -252,10 +239,7 @@ lookup_domain (TsqRateLimiter *rl,
 }
 
 void
-tsq_rate_limiter_set_domain_rate (TsqRateLimiter *rl,
-                                  const char     *domain,
-                                  double          rate,
-                                  double          burst)
+tsq_rate_limiter_set_domain_rate (TsqRateLimiter *rl, const char *domain, double rate, double burst)
 {
   Domain *d;
 
@@ -274,9 +258,7 @@ tsq_rate_limiter_set_domain_rate (TsqRateLimiter *rl,
 }
 
 void
-tsq_rate_limiter_enqueue (TsqRateLimiter *rl,
-                          const char     *domain,
-                          gpointer        job)
+tsq_rate_limiter_enqueue (TsqRateLimiter *rl, const char *domain, gpointer job)
 {
   Domain *d;
 
@@ -293,11 +275,8 @@ tsq_rate_limiter_enqueue (TsqRateLimiter *rl,
 }
 
 guint
-tsq_rate_limiter_take_ready (TsqRateLimiter *rl,
-                             gint64          now_us,
-                             gpointer       *jobs_out,
-                             guint           max,
-                             gint64         *next_ready_us)
+tsq_rate_limiter_take_ready (
+  TsqRateLimiter *rl, gint64 now_us, gpointer *jobs_out, guint max, gint64 *next_ready_us)
 {
   guint count = 0;
   gint64 next;
@@ -306,7 +285,7 @@ tsq_rate_limiter_take_ready (TsqRateLimiter *rl,
   g_return_val_if_fail (jobs_out != NULL || max == 0, 0);
 
   g_mutex_lock (&rl->lock);
-  while (rl->heap->len > 0 && ((Domain *) rl->heap->pdata[0])->ready_us <= now_us)
+  while (rl->heap->len > 0 && ((Domain *)rl->heap->pdata[0])->ready_us <= now_us)
     {
       Domain *d = rl->heap->pdata[0];
 
@@ -350,7 +329,7 @@ tsq_rate_limiter_take_ready (TsqRateLimiter *rl,
   else if (rl->ring.length > 0)
     next = now_us;
   else if (rl->heap->len > 0)
-    next = MAX (now_us, ((Domain *) rl->heap->pdata[0])->ready_us);
+    next = MAX (now_us, ((Domain *)rl->heap->pdata[0])->ready_us);
   else
     next = G_MAXINT64;
   g_mutex_unlock (&rl->lock);
@@ -361,9 +340,7 @@ tsq_rate_limiter_take_ready (TsqRateLimiter *rl,
 }
 
 guint
-tsq_rate_limiter_cancel (TsqRateLimiter *rl,
-                         const char     *domain,
-                         gpointer        job)
+tsq_rate_limiter_cancel (TsqRateLimiter *rl, const char *domain, gpointer job)
 {
   Domain *d;
   guint removed = 0;
@@ -432,7 +409,7 @@ get_psl (void)
     {
       psl = psl_latest (NULL);
       if (psl == NULL)
-        psl = (psl_ctx_t *) psl_builtin ();
+        psl = (psl_ctx_t *)psl_builtin ();
       g_once_init_leave (&once, 1);
     }
   return psl;

@@ -6,12 +6,14 @@
 
 #include <string.h>
 
+/* clang-format off */
 G_DEFINE_QUARK (tsq-schedule-error-quark, tsq_schedule_error)
+/* clang-format on */
 
-#define MAX_TEXT_LEN    2048
-#define MAX_INTERVAL_US ((gint64) 10 * 366 * 86400 * G_USEC_PER_SEC)
+#define MAX_TEXT_LEN 2048
+#define MAX_INTERVAL_US ((gint64)10 * 366 * 86400 * G_USEC_PER_SEC)
 /* Fire times stay far from gint64 overflow (about year 36,000). */
-#define MAX_TIME_US     (G_GINT64_CONSTANT (1) << 60)
+#define MAX_TIME_US (G_GINT64_CONSTANT (1) << 60)
 
 struct _TsqSchedule
 {
@@ -35,8 +37,7 @@ mix64 (guint64 x)
 }
 
 static gint64
-floor_div (gint64 a,
-           gint64 b)
+floor_div (gint64 a, gint64 b)
 {
   return a / b - (a % b != 0 && ((a < 0) != (b < 0)));
 }
@@ -46,12 +47,12 @@ tsq_schedule_seed_for_id (const char *monitor_id)
 {
   guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325); /* FNV-1a 64 */
 
-  for (const guchar *p = (const guchar *) (monitor_id ? monitor_id : ""); *p; p++)
+  for (const guchar *p = (const guchar *)(monitor_id ? monitor_id : ""); *p; p++)
     {
       h ^= *p;
       h *= G_GUINT64_CONSTANT (0x100000001b3);
     }
-  return (guint32) mix64 (h);
+  return (guint32)mix64 (h);
 }
 
 TsqSchedule *
@@ -75,9 +76,7 @@ tsq_schedule_unref (TsqSchedule *s)
 }
 
 TsqSchedule *
-tsq_schedule_new_interval (gint64   every_us,
-                           gint64   jitter_us,
-                           GError **error)
+tsq_schedule_new_interval (gint64 every_us, gint64 jitter_us, GError **error)
 {
   TsqSchedule *s;
 
@@ -108,9 +107,7 @@ tsq_schedule_new_interval (gint64   every_us,
 }
 
 TsqSchedule *
-tsq_schedule_new_cron (const char *expr,
-                       const char *timezone,
-                       GError    **error)
+tsq_schedule_new_cron (const char *expr, const char *timezone, GError **error)
 {
   g_autoptr (TsqCron) cron = NULL;
   GTimeZone *tz;
@@ -141,10 +138,7 @@ tsq_schedule_new_cron (const char *expr,
 
 /* "1h30m", "90s", "2d", "300" (seconds) -> µs; whole seconds only. */
 static gboolean
-parse_duration (const char *text,
-                const char *what,
-                gint64     *out_us,
-                GError    **error)
+parse_duration (const char *text, const char *what, gint64 *out_us, GError **error)
 {
   const char *p = text;
   gint64 total = 0;
@@ -165,21 +159,21 @@ parse_duration (const char *text,
         }
       switch (g_ascii_tolower (*p))
         {
-        case 'd':
-          unit = 86400;
-          break;
-        case 'h':
-          unit = 3600;
-          break;
-        case 'm':
-          unit = 60;
-          break;
-        case 's':
-        case '\0':
-          unit = 1;
-          break;
-        default:
-          goto bad;
+          case 'd':
+            unit = 86400;
+            break;
+          case 'h':
+            unit = 3600;
+            break;
+          case 'm':
+            unit = 60;
+            break;
+          case 's':
+          case '\0':
+            unit = 1;
+            break;
+          default:
+            goto bad;
         }
       if (*p != '\0')
         p++;
@@ -227,8 +221,7 @@ format_duration (gint64 us)
 }
 
 static TsqSchedule *
-parse_interval (GStrv    tokens,
-                GError **error)
+parse_interval (GStrv tokens, GError **error)
 {
   g_autoptr (GString) every = g_string_new (NULL);
   g_autoptr (GString) jitter = g_string_new (NULL);
@@ -250,9 +243,7 @@ parse_interval (GStrv    tokens,
 }
 
 static TsqSchedule *
-parse_cron_tokens (GStrv    tokens,
-                   guint    first,
-                   GError **error)
+parse_cron_tokens (GStrv tokens, guint first, GError **error)
 {
   guint n = g_strv_length (tokens);
   const char *zone = NULL;
@@ -280,8 +271,7 @@ parse_cron_tokens (GStrv    tokens,
 }
 
 TsqSchedule *
-tsq_schedule_parse (const char *text,
-                    GError    **error)
+tsq_schedule_parse (const char *text, GError **error)
 {
   g_auto (GStrv) tokens = NULL;
   g_autofree char *copy = NULL;
@@ -308,8 +298,7 @@ tsq_schedule_parse (const char *text,
   tokens[n] = NULL;
   if (n == 0)
     {
-      g_set_error_literal (error, TSQ_SCHEDULE_ERROR, TSQ_SCHEDULE_ERROR_INVALID,
-                           "empty schedule");
+      g_set_error_literal (error, TSQ_SCHEDULE_ERROR, TSQ_SCHEDULE_ERROR_INVALID, "empty schedule");
       return NULL;
     }
   if (g_ascii_strcasecmp (tokens[0], "every") == 0)
@@ -320,8 +309,7 @@ tsq_schedule_parse (const char *text,
 }
 
 TsqSchedule *
-tsq_schedule_from_json (JsonNode *node,
-                        GError  **error)
+tsq_schedule_from_json (JsonNode *node, GError **error)
 {
   JsonObject *obj;
   const char *type;
@@ -343,7 +331,7 @@ tsq_schedule_from_json (JsonNode *node,
       double jitter = tsq_json_get_double (obj, "jitter_s", 0);
 
       /* Range-check before converting: NaN and huge values fail here. */
-      if (!(every >= 1 && every <= (double) (MAX_INTERVAL_US / G_USEC_PER_SEC)))
+      if (!(every >= 1 && every <= (double)(MAX_INTERVAL_US / G_USEC_PER_SEC)))
         {
           g_set_error_literal (error, TSQ_SCHEDULE_ERROR, TSQ_SCHEDULE_ERROR_INVALID,
                                "every_s must be a number between 1 and 10 years");
@@ -355,8 +343,8 @@ tsq_schedule_from_json (JsonNode *node,
                                "jitter_s must be between 0 and every_s");
           return NULL;
         }
-      return tsq_schedule_new_interval ((gint64) (every + 0.5) * G_USEC_PER_SEC,
-                                        (gint64) (jitter + 0.5) * G_USEC_PER_SEC, error);
+      return tsq_schedule_new_interval ((gint64)(every + 0.5) * G_USEC_PER_SEC,
+                                        (gint64)(jitter + 0.5) * G_USEC_PER_SEC, error);
     }
   if (g_strcmp0 (type, "cron") == 0)
     {
@@ -464,39 +452,31 @@ tsq_schedule_get_timezone (TsqSchedule *s)
 }
 
 gint64
-tsq_schedule_get_phase (TsqSchedule *s,
-                        guint32      seed)
+tsq_schedule_get_phase (TsqSchedule *s, guint32 seed)
 {
   g_return_val_if_fail (s != NULL, 0);
   if (s->kind != TSQ_SCHEDULE_INTERVAL)
     return 0;
-  return (gint64) (mix64 (((guint64) seed << 32) | 0xfffffffu) % (guint64) s->every_us);
+  return (gint64)(mix64 (((guint64)seed << 32) | 0xfffffffu) % (guint64)s->every_us);
 }
 
 gint64
-tsq_schedule_get_jitter (TsqSchedule *s,
-                         guint32      seed,
-                         gint64       index)
+tsq_schedule_get_jitter (TsqSchedule *s, guint32 seed, gint64 index)
 {
   g_return_val_if_fail (s != NULL, 0);
   if (s->kind != TSQ_SCHEDULE_INTERVAL || s->jitter_us == 0)
     return 0;
-  return (gint64) (mix64 (mix64 (seed) ^ (guint64) index) % (guint64) (s->jitter_us + 1));
+  return (gint64)(mix64 (mix64 (seed) ^ (guint64)index) % (guint64)(s->jitter_us + 1));
 }
 
 static gint64
-interval_fire (TsqSchedule *s,
-               guint32      seed,
-               gint64       phase,
-               gint64       k)
+interval_fire (TsqSchedule *s, guint32 seed, gint64 phase, gint64 k)
 {
   return k * s->every_us + phase + tsq_schedule_get_jitter (s, seed, k);
 }
 
 gint64
-tsq_schedule_next (TsqSchedule *s,
-                   gint64       after_us,
-                   guint32      seed)
+tsq_schedule_next (TsqSchedule *s, gint64 after_us, guint32 seed)
 {
   g_return_val_if_fail (s != NULL, G_MAXINT64);
 
@@ -524,12 +504,8 @@ tsq_schedule_next (TsqSchedule *s,
 }
 
 gint64
-tsq_schedule_resolve_misfire (TsqSchedule *s,
-                              gint64       due_us,
-                              gint64       now_us,
-                              gint64       grace_us,
-                              guint32      seed,
-                              gboolean    *catch_up)
+tsq_schedule_resolve_misfire (
+  TsqSchedule *s, gint64 due_us, gint64 now_us, gint64 grace_us, guint32 seed, gboolean *catch_up)
 {
   gboolean dummy;
 

@@ -6,10 +6,10 @@
 #include <string.h>
 
 /* Fires handled per dispatch before returning to the main loop (other sources get a turn). */
-#define FIRE_BATCH       1000
+#define FIRE_BATCH 1000
 /* Longest sleep without re-reading the wall clock. */
-#define MAX_SLEEP_US     (60 * G_USEC_PER_SEC)
-#define NOT_IN_HEAP      G_MAXUINT
+#define MAX_SLEEP_US (60 * G_USEC_PER_SEC)
+#define NOT_IN_HEAP G_MAXUINT
 
 typedef struct
 {
@@ -81,8 +81,7 @@ entry_release (gpointer data)
 /* ---- heap ---- */
 
 static gboolean
-heap_less (const Entry *a,
-           const Entry *b)
+heap_less (const Entry *a, const Entry *b)
 {
   if (a->fire_us != b->fire_us)
     return a->fire_us < b->fire_us;
@@ -90,9 +89,7 @@ heap_less (const Entry *a,
 }
 
 static void
-heap_swap (GPtrArray *h,
-           guint      i,
-           guint      j)
+heap_swap (GPtrArray *h, guint i, guint j)
 {
   Entry *a = h->pdata[i], *b = h->pdata[j];
 
@@ -103,8 +100,7 @@ heap_swap (GPtrArray *h,
 }
 
 static void
-heap_sift_up (GPtrArray *h,
-              guint      i)
+heap_sift_up (GPtrArray *h, guint i)
 {
   while (i > 0 && heap_less (h->pdata[i], h->pdata[(i - 1) / 2]))
     {
@@ -114,8 +110,7 @@ heap_sift_up (GPtrArray *h,
 }
 
 static void
-heap_sift_down (GPtrArray *h,
-                guint      i)
+heap_sift_down (GPtrArray *h, guint i)
 {
   for (;;)
     {
@@ -133,8 +128,7 @@ heap_sift_down (GPtrArray *h,
 }
 
 static void
-heap_push (GPtrArray *h,
-           Entry     *e)
+heap_push (GPtrArray *h, Entry *e)
 {
   e->heap_index = h->len;
   g_ptr_array_add (h, e);
@@ -142,8 +136,7 @@ heap_push (GPtrArray *h,
 }
 
 static void
-heap_remove (GPtrArray *h,
-             Entry     *e)
+heap_remove (GPtrArray *h, Entry *e)
 {
   guint i = e->heap_index, last;
 
@@ -173,8 +166,7 @@ mix64 (guint64 x)
 }
 
 static gint64
-spread_offset (TsqScheduler *self,
-               Entry        *e)
+spread_offset (TsqScheduler *self, Entry *e)
 {
   gint64 w = self->spread_window_us >= 0 ? self->spread_window_us
                                          : MIN (TSQ_SCHEDULER_MAX_SPREAD_US, e->period_us / 10);
@@ -182,12 +174,11 @@ spread_offset (TsqScheduler *self,
   w = MIN (w, e->period_us);
   if (w <= 0)
     return 0;
-  return (gint64) (mix64 (e->seed ^ G_GUINT64_CONSTANT (0x5ca1ab1e00000000)) % (guint64) w);
+  return (gint64)(mix64 (e->seed ^ G_GUINT64_CONSTANT (0x5ca1ab1e00000000)) % (guint64)w);
 }
 
 static gint64
-regular_offset (TsqScheduler *self,
-                Entry        *e)
+regular_offset (TsqScheduler *self, Entry *e)
 {
   /* Interval monitors are spread by their phase already. */
   if (tsq_schedule_get_kind (e->schedule) != TSQ_SCHEDULE_CRON)
@@ -196,9 +187,7 @@ regular_offset (TsqScheduler *self,
 }
 
 static gint64
-estimate_period (TsqSchedule *schedule,
-                 guint32      seed,
-                 gint64       now)
+estimate_period (TsqSchedule *schedule, guint32 seed, gint64 now)
 {
   gint64 n1, n2;
 
@@ -214,10 +203,7 @@ estimate_period (TsqSchedule *schedule,
 /* Sets fire_us (and maybe due_us, catch_up) from due_us; queues the entry. immediate: a
  * catch-up runs at now (after a finished run) rather than now + spread (after a restart). */
 static void
-plan (TsqScheduler *self,
-      Entry        *e,
-      gint64        now,
-      gboolean      immediate)
+plan (TsqScheduler *self, Entry *e, gint64 now, gboolean immediate)
 {
   gint64 off;
 
@@ -229,8 +215,8 @@ plan (TsqScheduler *self,
   if (e->due_us + off < now)
     {
       gboolean catch_up;
-      gint64 t = tsq_schedule_resolve_misfire (e->schedule, e->due_us, now, self->grace_us,
-                                               e->seed, &catch_up);
+      gint64 t = tsq_schedule_resolve_misfire (e->schedule, e->due_us, now, self->grace_us, e->seed,
+                                               &catch_up);
 
       if (catch_up)
         {
@@ -250,11 +236,9 @@ plan (TsqScheduler *self,
 /* ---- the source ---- */
 
 static gboolean
-sched_source_dispatch (GSource    *source,
-                       GSourceFunc callback,
-                       gpointer    user_data)
+sched_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
-  TsqScheduler *self = ((SchedSource *) source)->self;
+  TsqScheduler *self = ((SchedSource *)source)->self;
 
   g_source_set_ready_time (source, -1);
   self->armed_ready = -1;
@@ -267,8 +251,7 @@ static GSourceFuncs sched_source_funcs = {
 };
 
 static void
-set_ready (TsqScheduler *self,
-           gint64        ready)
+set_ready (TsqScheduler *self, gint64 ready)
 {
   if (self->source == NULL || ready == self->armed_ready)
     return;
@@ -360,8 +343,7 @@ tsq_scheduler_run_due (TsqScheduler *self)
     }
 
   self->in_run = FALSE;
-  if (fired >= FIRE_BATCH && self->heap->len > 0
-      && ((Entry *) self->heap->pdata[0])->fire_us <= now)
+  if (fired >= FIRE_BATCH && self->heap->len > 0 && ((Entry *)self->heap->pdata[0])->fire_us <= now)
     set_ready (self, 0);
   else
     rearm (self);
@@ -371,9 +353,7 @@ tsq_scheduler_run_due (TsqScheduler *self)
 /* ---- public API ---- */
 
 TsqScheduler *
-tsq_scheduler_new (TsqSchedulerFireFunc fire,
-                   gpointer             user_data,
-                   GDestroyNotify       notify)
+tsq_scheduler_new (TsqSchedulerFireFunc fire, gpointer user_data, GDestroyNotify notify)
 {
   TsqScheduler *self;
 
@@ -388,10 +368,10 @@ tsq_scheduler_new (TsqSchedulerFireFunc fire,
 
 void
 tsq_scheduler_set (TsqScheduler *self,
-                   const char   *monitor_id,
-                   TsqSchedule  *schedule,
-                   gint64        last_run_us,
-                   gint64        next_run_us)
+                   const char *monitor_id,
+                   TsqSchedule *schedule,
+                   gint64 last_run_us,
+                   gint64 next_run_us)
 {
   Entry *e;
   gint64 now;
@@ -429,8 +409,7 @@ tsq_scheduler_set (TsqScheduler *self,
 }
 
 void
-tsq_scheduler_remove (TsqScheduler *self,
-                      const char   *monitor_id)
+tsq_scheduler_remove (TsqScheduler *self, const char *monitor_id)
 {
   Entry *e;
 
@@ -446,8 +425,7 @@ tsq_scheduler_remove (TsqScheduler *self,
 }
 
 void
-tsq_scheduler_finished (TsqScheduler *self,
-                        const char   *monitor_id)
+tsq_scheduler_finished (TsqScheduler *self, const char *monitor_id)
 {
   Entry *e;
 
@@ -467,8 +445,7 @@ tsq_scheduler_finished (TsqScheduler *self,
 }
 
 gint64
-tsq_scheduler_get_next_run (TsqScheduler *self,
-                            const char   *monitor_id)
+tsq_scheduler_get_next_run (TsqScheduler *self, const char *monitor_id)
 {
   Entry *e;
 
@@ -478,8 +455,7 @@ tsq_scheduler_get_next_run (TsqScheduler *self,
 }
 
 gint64
-tsq_scheduler_get_fire_time (TsqScheduler *self,
-                             const char   *monitor_id)
+tsq_scheduler_get_fire_time (TsqScheduler *self, const char *monitor_id)
 {
   Entry *e;
 
@@ -491,8 +467,7 @@ tsq_scheduler_get_fire_time (TsqScheduler *self,
 }
 
 gboolean
-tsq_scheduler_is_running (TsqScheduler *self,
-                          const char   *monitor_id)
+tsq_scheduler_is_running (TsqScheduler *self, const char *monitor_id)
 {
   Entry *e;
 
@@ -502,16 +477,14 @@ tsq_scheduler_is_running (TsqScheduler *self,
 }
 
 void
-tsq_scheduler_set_grace (TsqScheduler *self,
-                         gint64        grace_us)
+tsq_scheduler_set_grace (TsqScheduler *self, gint64 grace_us)
 {
   g_return_if_fail (TSQ_IS_SCHEDULER (self));
   self->grace_us = MAX (grace_us, 0);
 }
 
 void
-tsq_scheduler_set_spread_window (TsqScheduler *self,
-                                 gint64        window_us)
+tsq_scheduler_set_spread_window (TsqScheduler *self, gint64 window_us)
 {
   GHashTableIter iter;
   gpointer value;
@@ -541,9 +514,7 @@ tsq_scheduler_get_size (TsqScheduler *self)
 }
 
 void
-tsq_scheduler_set_clock (TsqScheduler         *self,
-                         TsqSchedulerClockFunc clock,
-                         gpointer              user_data)
+tsq_scheduler_set_clock (TsqScheduler *self, TsqSchedulerClockFunc clock, gpointer user_data)
 {
   g_return_if_fail (TSQ_IS_SCHEDULER (self));
   self->clock = clock;
@@ -586,7 +557,7 @@ tsq_scheduler_init (TsqScheduler *self)
   self->armed_ready = -1;
   self->context = g_main_context_ref_thread_default ();
   self->source = g_source_new (&sched_source_funcs, sizeof (SchedSource));
-  ((SchedSource *) self->source)->self = self;
+  ((SchedSource *)self->source)->self = self;
   g_source_set_name (self->source, "TsqScheduler");
   g_source_attach (self->source, self->context);
 }

@@ -105,8 +105,7 @@ typedef struct
 } NextCase;
 
 static void
-run_next_cases (const NextCase *cases,
-                guint           n)
+run_next_cases (const NextCase *cases, guint n)
 {
   for (guint i = 0; i < n; i++)
     {
@@ -155,27 +154,54 @@ test_next_utc (void)
 {
   static const NextCase cases[] = {
     /* Feb 29 only exists in leap years: the next one after March 2026 is 2028. */
-    { "0 0 29 2 *", NULL, "2026-03-01T00:00:00Z", { "2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z" } },
+    { "0 0 29 2 *",
+      NULL,
+      "2026-03-01T00:00:00Z",
+      { "2028-02-29T00:00:00Z", "2032-02-29T00:00:00Z" } },
     /* Day 31 skips February, April, June, September, November. */
-    { "0 0 31 * *", NULL, "2026-01-31T00:00:00Z",
+    { "0 0 31 * *",
+      NULL,
+      "2026-01-31T00:00:00Z",
       { "2026-03-31T00:00:00Z", "2026-05-31T00:00:00Z", "2026-07-31T00:00:00Z",
         "2026-08-31T00:00:00Z", "2026-10-31T00:00:00Z", "2026-12-31T00:00:00Z" } },
     /* Vixie: both day fields restricted -> the 1st OR any Monday. 2026-01-01 is a Thursday. */
-    { "0 0 1 * MON", NULL, "2026-01-01T00:00:00Z",
+    { "0 0 1 * MON",
+      NULL,
+      "2026-01-01T00:00:00Z",
       { "2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z", "2026-01-19T00:00:00Z",
         "2026-01-26T00:00:00Z", "2026-02-01T00:00:00Z", "2026-02-02T00:00:00Z" } },
     /* dom starts with '*': AND. Odd days that are Mondays: Jan 5, Jan 19, Feb 2 (2 is even:
      * skipped), Feb 9 (odd)... */
-    { "0 0 */2 * MON", NULL, "2026-01-01T00:00:00Z",
+    { "0 0 */2 * MON",
+      NULL,
+      "2026-01-01T00:00:00Z",
       { "2026-01-05T00:00:00Z", "2026-01-19T00:00:00Z", "2026-02-09T00:00:00Z" } },
-    { "0 0 * * MON", NULL, "2026-01-01T00:00:00Z", { "2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z" } },
+    { "0 0 * * MON",
+      NULL,
+      "2026-01-01T00:00:00Z",
+      { "2026-01-05T00:00:00Z", "2026-01-12T00:00:00Z" } },
     { "0 0 * * 7", NULL, "2026-06-01T00:00:00Z", { "2026-06-07T00:00:00Z" } },
     { "0 0 * * 0", NULL, "2026-06-01T00:00:00Z", { "2026-06-07T00:00:00Z" } },
-    { "0 0 1 JAN,JUL *", NULL, "2026-02-01T00:00:00Z", { "2026-07-01T00:00:00Z", "2027-01-01T00:00:00Z" } },
-    { "0 9 * * MON-FRI", NULL, "2026-06-05T09:00:00Z", { "2026-06-08T09:00:00Z", "2026-06-09T09:00:00Z" } },
-    { "*/5 * * * *", NULL, "2026-06-01T10:02:59Z", { "2026-06-01T10:05:00Z", "2026-06-01T10:10:00Z" } },
-    { "5/20 * * * *", NULL, "2026-06-01T10:46:00Z", { "2026-06-01T11:05:00Z", "2026-06-01T11:25:00Z" } },
-    { "1-30/10 3 * * *", NULL, "2026-06-01T03:21:00Z", { "2026-06-02T03:01:00Z", "2026-06-02T03:11:00Z" } },
+    { "0 0 1 JAN,JUL *",
+      NULL,
+      "2026-02-01T00:00:00Z",
+      { "2026-07-01T00:00:00Z", "2027-01-01T00:00:00Z" } },
+    { "0 9 * * MON-FRI",
+      NULL,
+      "2026-06-05T09:00:00Z",
+      { "2026-06-08T09:00:00Z", "2026-06-09T09:00:00Z" } },
+    { "*/5 * * * *",
+      NULL,
+      "2026-06-01T10:02:59Z",
+      { "2026-06-01T10:05:00Z", "2026-06-01T10:10:00Z" } },
+    { "5/20 * * * *",
+      NULL,
+      "2026-06-01T10:46:00Z",
+      { "2026-06-01T11:05:00Z", "2026-06-01T11:25:00Z" } },
+    { "1-30/10 3 * * *",
+      NULL,
+      "2026-06-01T03:21:00Z",
+      { "2026-06-02T03:01:00Z", "2026-06-02T03:11:00Z" } },
     { "59 23 31 12 *", NULL, "2026-12-31T23:59:00Z", { "2027-12-31T23:59:00Z" } },
     { "@yearly", NULL, "2026-06-01T00:00:00Z", { "2027-01-01T00:00:00Z" } },
     { "@annually", NULL, "2026-12-31T23:59:59Z", { "2027-01-01T00:00:00Z" } },
@@ -185,11 +211,17 @@ test_next_utc (void)
     { "@midnight", NULL, "2026-06-01T23:59:59Z", { "2026-06-02T00:00:00Z" } },
     { "@hourly", NULL, "2026-06-01T10:15:00Z", { "2026-06-01T11:00:00Z", "2026-06-01T12:00:00Z" } },
     /* Six fields: seconds. */
-    { "*/15 * * * * *", NULL, "2026-06-01T10:00:07Z",
-      { "2026-06-01T10:00:15Z", "2026-06-01T10:00:30Z", "2026-06-01T10:00:45Z", "2026-06-01T10:01:00Z" } },
+    { "*/15 * * * * *",
+      NULL,
+      "2026-06-01T10:00:07Z",
+      { "2026-06-01T10:00:15Z", "2026-06-01T10:00:30Z", "2026-06-01T10:00:45Z",
+        "2026-06-01T10:01:00Z" } },
     { "30 0 0 1 1 *", NULL, "2026-06-01T00:00:00Z", { "2027-01-01T00:00:30Z" } },
     /* Strictly after: a fractional second still moves to the next whole second. */
-    { "* * * * * *", NULL, "2026-06-01T10:00:00.5Z", { "2026-06-01T10:00:01Z", "2026-06-01T10:00:02Z" } },
+    { "* * * * * *",
+      NULL,
+      "2026-06-01T10:00:00.5Z",
+      { "2026-06-01T10:00:01Z", "2026-06-01T10:00:02Z" } },
     { "* * * * *", NULL, "2026-06-01T10:00:00Z", { "2026-06-01T10:01:00Z" } },
     /* Never: February 30. */
     { "0 0 30 2 *", NULL, "2026-01-01T00:00:00Z", { "none" } },
@@ -214,61 +246,89 @@ test_next_dst (void)
   static const NextCase cases[] = {
     /* Daily 02:30 on the spring day does not exist: fires once at the jump, 03:00 EDT = 07:00Z;
      * the next day 02:30 EDT = 06:30Z. */
-    { "30 2 * * *", "America/New_York", "2026-03-07T12:00:00-05:00",
+    { "30 2 * * *",
+      "America/New_York",
+      "2026-03-07T12:00:00-05:00",
       { "2026-03-08T07:00:00Z", "2026-03-09T06:30:00Z" } },
     /* Daily 02:30 on the fall day is not ambiguous in New York (the repeat is 01:xx):
      * 02:30 EST = 07:30Z. */
-    { "30 2 * * *", "America/New_York", "2026-10-31T12:00:00-04:00",
+    { "30 2 * * *",
+      "America/New_York",
+      "2026-10-31T12:00:00-04:00",
       { "2026-11-01T07:30:00Z", "2026-11-02T07:30:00Z" } },
     /* Daily 01:30 happens twice on 2026-11-01: only the first (01:30 EDT = 05:30Z) fires;
      * the next is 01:30 EST on 11-02 = 06:30Z. */
-    { "30 1 * * *", "America/New_York", "2026-10-31T12:00:00-04:00",
+    { "30 1 * * *",
+      "America/New_York",
+      "2026-10-31T12:00:00-04:00",
       { "2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z" } },
     /* Starting inside the repeat (01:00 EST = 06:00Z): 01:30 EST is a second occurrence,
      * skipped. */
     { "30 1 * * *", "America/New_York", "2026-11-01T06:00:00Z", { "2026-11-02T06:30:00Z" } },
     /* Hourly is a wildcard job: it follows real time through the repeat: 01:00 EDT (05:00Z),
      * 01:00 EST (06:00Z), 02:00 EST (07:00Z). */
-    { "0 * * * *", "America/New_York", "2026-11-01T04:30:00Z",
+    { "0 * * * *",
+      "America/New_York",
+      "2026-11-01T04:30:00Z",
       { "2026-11-01T05:00:00Z", "2026-11-01T06:00:00Z", "2026-11-01T07:00:00Z",
         "2026-11-01T08:00:00Z" } },
     /* Hourly on the spring day: 01:00 EST (06:00Z); 02:00 does not exist and coalesces with
      * 03:00 EDT (07:00Z); then 04:00 EDT (08:00Z). */
-    { "0 * * * *", "America/New_York", "2026-03-08T05:30:00Z",
+    { "0 * * * *",
+      "America/New_York",
+      "2026-03-08T05:30:00Z",
       { "2026-03-08T06:00:00Z", "2026-03-08T07:00:00Z", "2026-03-08T08:00:00Z" } },
     /* Every 15 minutes through the fall repeat: every 15 real minutes, 8 fires in 2 hours. */
-    { "*/15 * * * *", "America/New_York", "2026-11-01T05:40:00Z",
+    { "*/15 * * * *",
+      "America/New_York",
+      "2026-11-01T05:40:00Z",
       { "2026-11-01T05:45:00Z", "2026-11-01T06:00:00Z", "2026-11-01T06:15:00Z",
         "2026-11-01T06:30:00Z", "2026-11-01T06:45:00Z", "2026-11-01T07:00:00Z" } },
     /* Every 15 minutes through the spring gap: 01:45 EST (06:45Z), then 02:00-02:45 do not
      * exist and fire once at the jump, 03:00 EDT (07:00Z), then 03:15 EDT (07:15Z). */
-    { "*/15 * * * *", "America/New_York", "2026-03-08T06:40:00Z",
+    { "*/15 * * * *",
+      "America/New_York",
+      "2026-03-08T06:40:00Z",
       { "2026-03-08T06:45:00Z", "2026-03-08T07:00:00Z", "2026-03-08T07:15:00Z" } },
     /* Berlin daily 02:30: spring day -> at the jump 03:00 CEST = 01:00Z, next day 02:30 CEST
      * = 00:30Z. */
-    { "30 2 * * *", "Europe/Berlin", "2026-03-28T12:00:00+01:00",
+    { "30 2 * * *",
+      "Europe/Berlin",
+      "2026-03-28T12:00:00+01:00",
       { "2026-03-29T01:00:00Z", "2026-03-30T00:30:00Z" } },
     /* Berlin daily 02:30 on the fall day: first occurrence only, 02:30 CEST = 00:30Z; next
      * day 02:30 CET = 01:30Z. */
-    { "30 2 * * *", "Europe/Berlin", "2026-10-24T12:00:00+02:00",
+    { "30 2 * * *",
+      "Europe/Berlin",
+      "2026-10-24T12:00:00+02:00",
       { "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z" } },
     /* Berlin hourly through the repeat: 02:00 CEST (00:00Z), 02:00 CET (01:00Z), 03:00 CET
      * (02:00Z). */
-    { "0 * * * *", "Europe/Berlin", "2026-10-24T23:30:00Z",
+    { "0 * * * *",
+      "Europe/Berlin",
+      "2026-10-24T23:30:00Z",
       { "2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z", "2026-10-25T02:00:00Z" } },
     /* Berlin every 15 minutes through the spring gap: 01:45 CET (00:45Z), jump 03:00 CEST
      * (01:00Z), 03:15 CEST (01:15Z). */
-    { "*/15 * * * *", "Europe/Berlin", "2026-03-29T00:40:00Z",
+    { "*/15 * * * *",
+      "Europe/Berlin",
+      "2026-03-29T00:40:00Z",
       { "2026-03-29T00:45:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:15:00Z" } },
     /* Berlin every 15 minutes from 02:50 CEST (00:50Z) into the repeat: 02:00 CET (01:00Z). */
-    { "*/15 * * * *", "Europe/Berlin", "2026-10-25T00:50:00Z",
+    { "*/15 * * * *",
+      "Europe/Berlin",
+      "2026-10-25T00:50:00Z",
       { "2026-10-25T01:00:00Z", "2026-10-25T01:15:00Z" } },
     /* A minute-wildcard job restricted to the repeated hour fires in both passes. */
-    { "*/30 1 * * *", "America/New_York", "2026-11-01T04:59:00Z",
+    { "*/30 1 * * *",
+      "America/New_York",
+      "2026-11-01T04:59:00Z",
       { "2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z",
         "2026-11-01T06:30:00Z", "2026-11-02T06:00:00Z" } },
     /* Seconds field through the spring jump: 01:59:50 EST .. then 03:00:00 EDT. */
-    { "*/20 * * * * *", "America/New_York", "2026-03-08T06:59:30Z",
+    { "*/20 * * * * *",
+      "America/New_York",
+      "2026-03-08T06:59:30Z",
       { "2026-03-08T06:59:40Z", "2026-03-08T07:00:00Z", "2026-03-08T07:00:20Z" } },
   };
 
@@ -284,13 +344,8 @@ typedef struct
 } Oracle;
 
 static void
-random_field (GRand     *rand,
-              GString   *expr,
-              gboolean  *set,
-              int        lo,
-              int        hi,
-              gboolean  *star,
-              int        star_percent)
+random_field (
+  GRand *rand, GString *expr, gboolean *set, int lo, int hi, gboolean *star, int star_percent)
 {
   if (g_rand_int_range (rand, 0, 100) < star_percent)
     {
@@ -316,8 +371,7 @@ random_field (GRand     *rand,
 }
 
 static gboolean
-oracle_day (const Oracle *o,
-            GDateTime    *day)
+oracle_day (const Oracle *o, GDateTime *day)
 {
   gboolean dom_ok = o->dom[g_date_time_get_day_of_month (day)];
   gboolean dow_ok = o->dow[g_date_time_get_day_of_week (day) % 7];
@@ -331,14 +385,13 @@ oracle_day (const Oracle *o,
 
 /* Walks day by day (GLib's calendar), then hours and minutes, from after + 1 minute. */
 static gint64
-oracle_next (const Oracle *o,
-             gint64        after)
+oracle_next (const Oracle *o, gint64 after)
 {
   gint64 start = (after / 60 + 1) * 60;
   g_autoptr (GDateTime) t0 = g_date_time_new_from_unix_utc (start);
-  g_autoptr (GDateTime) day = g_date_time_new_utc (g_date_time_get_year (t0),
-                                                   g_date_time_get_month (t0),
-                                                   g_date_time_get_day_of_month (t0), 0, 0, 0);
+  g_autoptr (GDateTime) day
+    = g_date_time_new_utc (g_date_time_get_year (t0), g_date_time_get_month (t0),
+                           g_date_time_get_day_of_month (t0), 0, 0, 0);
 
   for (int i = 0; i < 5 * 366; i++)
     {
@@ -371,7 +424,7 @@ test_bruteforce (void)
       g_autoptr (TsqCron) cron = NULL;
       g_autoptr (GError) error = NULL;
       gboolean star;
-      gint64 t = 1767225600 + g_rand_int_range (rand, 0, 4 * 365) * (gint64) 86400
+      gint64 t = 1767225600 + g_rand_int_range (rand, 0, 4 * 365) * (gint64)86400
                  + g_rand_int_range (rand, 0, 86400);
 
       random_field (rand, expr, o.min, 0, 59, &star, 40);
@@ -433,8 +486,9 @@ test_wildcard_flag (void)
     const char *expr;
     gboolean wildcard;
   } cases[] = {
-    { "30 2 * * *", FALSE }, { "0 * * * *", TRUE },   { "*/15 * * * *", TRUE },
-    { "@hourly", TRUE },     { "@daily", FALSE },     { "*/10 0 0 * * *", TRUE },
+    { "30 2 * * *", FALSE },  { "0 * * * *", TRUE },
+    { "*/15 * * * *", TRUE }, { "@hourly", TRUE },
+    { "@daily", FALSE },      { "*/10 0 0 * * *", TRUE },
     { "0 0 0 * * *", FALSE }, { "0,15,30,45 1 * * *", FALSE },
   };
 
@@ -448,8 +502,7 @@ test_wildcard_flag (void)
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tsq/cron/parse-ok", test_parse_ok);

@@ -1,8 +1,8 @@
 /* rate-limiter-test.c: token refill with a fake clock, isolation, in-flight cap, fairness, psl. */
 #include "tsq-rate-limiter.h"
 
-#define SEC ((gint64) G_USEC_PER_SEC)
-#define T0  ((gint64) 1780000000 * SEC)
+#define SEC ((gint64)G_USEC_PER_SEC)
+#define T0 ((gint64)1780000000 * SEC)
 
 static void
 test_refill (void)
@@ -205,8 +205,7 @@ test_domain_for_url (void)
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tsq/rate-limiter/refill", test_refill);

@@ -2,7 +2,7 @@
 #include "tsq-json-util.h"
 #include "tsq-schedule.h"
 
-#define SEC ((gint64) G_USEC_PER_SEC)
+#define SEC ((gint64)G_USEC_PER_SEC)
 
 static gint64
 iso_us (const char *iso)
@@ -40,8 +40,8 @@ test_parse_text (void)
     { "@daily tz America/New_York", "cron @daily tz America/New_York", TSQ_SCHEDULE_CRON, 0, 0,
       "America/New_York" },
     { "0 9 * * *", "cron 0 9 * * *", TSQ_SCHEDULE_CRON, 0, 0, "UTC" },
-    { "*/10 * * * * * TZ Asia/Tokyo", "cron */10 * * * * * tz Asia/Tokyo", TSQ_SCHEDULE_CRON, 0,
-      0, "Asia/Tokyo" },
+    { "*/10 * * * * * TZ Asia/Tokyo", "cron */10 * * * * * tz Asia/Tokyo", TSQ_SCHEDULE_CRON, 0, 0,
+      "Asia/Tokyo" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -101,8 +101,7 @@ test_parse_errors (void)
     { "cron 0 24 * * *", tsq_cron_error_quark, TSQ_CRON_ERROR_INVALID,
       "hour: 24 out of range 0-23" },
     { "@every 5m", tsq_cron_error_quark, TSQ_CRON_ERROR_INVALID, "unknown macro @every" },
-    { "sometimes", tsq_cron_error_quark, TSQ_CRON_ERROR_INVALID,
-      "expected 5 or 6 fields, got 1" },
+    { "sometimes", tsq_cron_error_quark, TSQ_CRON_ERROR_INVALID, "expected 5 or 6 fields, got 1" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -298,8 +297,7 @@ test_cron_next (void)
   /* Winter: 09:00 CET = 08:00Z. */
   g_assert_cmpint (tsq_schedule_next (s, iso_us ("2026-12-01T00:00:00Z"), 1), ==,
                    iso_us ("2026-12-01T08:00:00Z"));
-  g_assert_cmpint (tsq_schedule_next (never, iso_us ("2026-01-01T00:00:00Z"), 1), ==,
-                   G_MAXINT64);
+  g_assert_cmpint (tsq_schedule_next (never, iso_us ("2026-01-01T00:00:00Z"), 1), ==, G_MAXINT64);
 }
 
 static void
@@ -314,17 +312,17 @@ test_misfire (void)
   g_assert_cmpint (tsq_schedule_resolve_misfire (s, due, due - SEC, grace, 0, &catch_up), ==, due);
   g_assert_false (catch_up);
   /* 2 minutes late, grace 5 minutes: run once now. */
-  g_assert_cmpint (tsq_schedule_resolve_misfire (s, due, due + 120 * SEC, grace, 0, &catch_up),
-                   ==, due + 120 * SEC);
+  g_assert_cmpint (tsq_schedule_resolve_misfire (s, due, due + 120 * SEC, grace, 0, &catch_up), ==,
+                   due + 120 * SEC);
   g_assert_true (catch_up);
   /* Exactly at the grace limit still runs. */
   g_assert_cmpint (tsq_schedule_resolve_misfire (s, due, due + grace, grace, 0, &catch_up), ==,
                    due + grace);
   g_assert_true (catch_up);
   /* 3 hours late: the 36 missed runs are skipped; the next regular time after now. */
-  g_assert_cmpint (tsq_schedule_resolve_misfire (s, due, due + 3 * 3600 * SEC + 7 * SEC, grace, 0,
-                                                 &catch_up),
-                   ==, iso_us ("2026-06-01T13:05:00Z"));
+  g_assert_cmpint (
+    tsq_schedule_resolve_misfire (s, due, due + 3 * 3600 * SEC + 7 * SEC, grace, 0, &catch_up), ==,
+    iso_us ("2026-06-01T13:05:00Z"));
   g_assert_false (catch_up);
   /* Interval schedule: next regular time after now keeps the seed's phase. */
   {
@@ -340,8 +338,7 @@ test_misfire (void)
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tsq/schedule/parse-text", test_parse_text);

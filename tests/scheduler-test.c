@@ -1,9 +1,9 @@
 /* scheduler-test.c: the scheduler loop on a fake clock (plus one short real-clock run). */
 #include "tsq-scheduler.h"
 
-#define SEC ((gint64) G_USEC_PER_SEC)
+#define SEC ((gint64)G_USEC_PER_SEC)
 /* 2026-06-01T12:00:00Z, on a minute boundary. */
-#define T0  ((gint64) 1780315200 * SEC)
+#define T0 ((gint64)1780315200 * SEC)
 
 typedef struct
 {
@@ -24,21 +24,17 @@ typedef struct
 static gint64
 fake_clock (gpointer data)
 {
-  return ((Fixture *) data)->now;
+  return ((Fixture *)data)->now;
 }
 
 static void
 fire_clear (gpointer data)
 {
-  g_free (((Fire *) data)->id);
+  g_free (((Fire *)data)->id);
 }
 
 static void
-on_fire (TsqScheduler *s,
-         const char   *id,
-         gint64        due_us,
-         gboolean      catch_up,
-         gpointer      user_data)
+on_fire (TsqScheduler *s, const char *id, gint64 due_us, gboolean catch_up, gpointer user_data)
 {
   Fixture *fx = user_data;
   Fire f = { g_strdup (id), due_us, catch_up, fx->now };
@@ -201,7 +197,8 @@ test_spread_window (void)
       prev = f->due;
     }
   /* The same monitor keeps its offset the next minute (stable). */
-  g_assert_cmpint (tsq_scheduler_get_fire_time (s, "monitor-7"), ==, minute + 60 * SEC + offsets[7]);
+  g_assert_cmpint (tsq_scheduler_get_fire_time (s, "monitor-7"), ==,
+                   minute + 60 * SEC + offsets[7]);
 
   /* Explicit windows: 0 disables spreading, 30 s widens it. */
   tsq_scheduler_set_spread_window (s, 0);
@@ -253,9 +250,9 @@ test_remove_replace (void)
   g_assert_cmpstr (g_array_index (fx.fires, Fire, 1).id, ==, "b");
   /* b now follows the daily cron: next midnight UTC (2026-06-02), plus its spread offset
    * (default window for a one-day period: 10 s). */
-  g_assert_cmpint (tsq_scheduler_get_next_run (s, "b"), ==, (gint64) 1780358400 * SEC);
-  g_assert_cmpint (tsq_scheduler_get_fire_time (s, "b"), >=, (gint64) 1780358400 * SEC);
-  g_assert_cmpint (tsq_scheduler_get_fire_time (s, "b"), <, (gint64) 1780358410 * SEC);
+  g_assert_cmpint (tsq_scheduler_get_next_run (s, "b"), ==, (gint64)1780358400 * SEC);
+  g_assert_cmpint (tsq_scheduler_get_fire_time (s, "b"), >=, (gint64)1780358400 * SEC);
+  g_assert_cmpint (tsq_scheduler_get_fire_time (s, "b"), <, (gint64)1780358410 * SEC);
 
   /* Removing from inside the callback. */
   fx.remove_in_callback = TRUE;
@@ -286,8 +283,9 @@ test_misfire_on_set (void)
                    tsq_schedule_next (minute, fx.now, tsq_schedule_seed_for_id ("old")));
   /* Only the last run known: the next is computed from it (maybe already due: a catch-up). */
   tsq_scheduler_set (s, "last", minute, fx.now - 30 * SEC, 0);
-  g_assert_cmpint (tsq_scheduler_get_next_run (s, "last"), ==,
-                   tsq_schedule_next (minute, fx.now - 30 * SEC, tsq_schedule_seed_for_id ("last")));
+  g_assert_cmpint (
+    tsq_scheduler_get_next_run (s, "last"), ==,
+    tsq_schedule_next (minute, fx.now - 30 * SEC, tsq_schedule_seed_for_id ("last")));
 
   fx.now += 6 * SEC;
   tsq_scheduler_run_due (s);
@@ -322,16 +320,12 @@ test_misfire_on_set (void)
 static gboolean
 timeout_cb (gpointer data)
 {
-  *(gboolean *) data = TRUE;
+  *(gboolean *)data = TRUE;
   return G_SOURCE_REMOVE;
 }
 
 static void
-real_fire (TsqScheduler *s,
-           const char   *id,
-           gint64        due_us,
-           gboolean      catch_up,
-           gpointer      user_data)
+real_fire (TsqScheduler *s, const char *id, gint64 due_us, gboolean catch_up, gpointer user_data)
 {
   gint64 *lag = user_data;
 
@@ -363,7 +357,7 @@ test_main_loop (void)
 static void
 notify_cb (gpointer data)
 {
-  *(gboolean *) data = TRUE;
+  *(gboolean *)data = TRUE;
 }
 
 static void
@@ -384,8 +378,7 @@ test_finalize (void)
 }
 
 int
-main (int argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tsq/scheduler/due-order", test_due_order);
