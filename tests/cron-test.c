@@ -1,6 +1,8 @@
 /* cron-test.c: cron parsing, next-fire tables, DST rules and a brute-force cross-check. */
 #include "tsq-cron.h"
 
+#include <string.h>
+
 static gint64
 iso_to_unix (const char *iso)
 {
@@ -501,6 +503,73 @@ test_wildcard_flag (void)
     }
 }
 
+/* Garbage never crashes: it parses (then evaluates) or gives an error. */
+static void
+test_garbage (void)
+{
+  static const char alphabet[] = "0123456789*/,-?@ \tJANMONSUNLW#xyz";
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  g_autoptr (GTimeZone) tz = g_time_zone_new_identifier ("Europe/Berlin");
+  guint parsed = 0;
+
+  for (int i = 0; i < 20000; i++)
+    {
+      char buf[48];
+      int len = g_rand_int_range (rand, 0, sizeof buf - 1);
+
+      g_autoptr (GError) error = NULL;
+      g_autoptr (TsqCron) cron = NULL;
+
+      if (i % 2 == 0)
+        {
+          /* Field-shaped: 4-7 fields from plausible (valid or not) tokens. */
+          static const char *const tokens[]
+            = { "*",   "*/5", "1",      "1-5", "0,30", "2/3", "7", "?",     "5-1",
+                "*/0", "MON", "1-31/7", "12",  "0",    "29",  "L", "3,4,5", "6-7" };
+          int fields = g_rand_int_range (rand, 4, 8), pos = 0;
+
+          for (int f = 0; f < fields; f++)
+            {
+              const char *tok = tokens[g_rand_int_range (rand, 0, G_N_ELEMENTS (tokens))];
+
+              if (pos + strlen (tok) + 1 >= sizeof buf)
+                break;
+              memcpy (buf + pos, tok, strlen (tok));
+              pos += strlen (tok);
+              buf[pos++] = ' ';
+            }
+          len = pos;
+        }
+      else
+        for (int k = 0; k < len; k++)
+          buf[k] = alphabet[g_rand_int_range (rand, 0, sizeof alphabet - 1)];
+      buf[len] = '\0';
+      cron = tsq_cron_parse (buf, &error);
+      if (cron != NULL)
+        {
+          g_autofree char *str = tsq_cron_to_string (cron);
+          gint64 next;
+
+          parsed++;
+          g_assert_no_error (error);
+          g_assert_nonnull (str);
+          if (tsq_cron_next_unix (cron, 1780000000, tz, &next))
+            g_assert_cmpint (next, >, 1780000000);
+        }
+      else
+        g_assert_nonnull (error);
+    }
+  g_test_message ("%u of 20000 random strings parsed", parsed);
+  /* A very long expression is refused, not scanned. */
+  {
+    g_autofree char *huge = g_strnfill (100000, '1');
+    g_autoptr (GError) error = NULL;
+
+    g_assert_null (tsq_cron_parse (huge, &error));
+    g_assert_cmpstr (error->message, ==, "expression too long");
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -512,5 +581,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tsq/cron/bruteforce", test_bruteforce);
   g_test_add_func ("/tsq/cron/far-and-dense", test_far_and_dense);
   g_test_add_func ("/tsq/cron/wildcard-flag", test_wildcard_flag);
+  g_test_add_func ("/tsq/cron/garbage", test_garbage);
   return g_test_run ();
 }
