@@ -38,7 +38,7 @@ tsq_change_format_line (JsonObject *change)
   const char *subject = tsq_json_get_string (change, "subject", "");
   const char *severity = tsq_json_get_string (change, "severity", "info");
 
-  return g_strdup_printf ("%-8s %-28s %s: %s → %s", severity, type, subject, old_text, new_text);
+  return g_strdup_printf ("%-8s %-32s %s: %s → %s", severity, type, subject, old_text, new_text);
 }
 
 static void
