@@ -218,7 +218,7 @@ parse_attr (Parser *ps, Simple *s)
   s->name = parse_ident (ps);
   if (s->name == NULL)
     return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected attribute name");
-  if (*ps->p == '|')
+  if (*ps->p == '|' && ps->p[1] != '=')
     return fail (ps, TSQ_CSS_SELECTOR_ERROR_UNSUPPORTED, "attribute namespaces are not supported");
   {
     char *lower = g_ascii_strdown (s->name, -1);
@@ -549,8 +549,13 @@ find_substring (const char *hay, const char *needle, gboolean icase)
 static gboolean
 attr_value_matches (const Simple *s, const char *v)
 {
-  gsize vlen = strlen (v), slen = strlen (s->value);
+  gsize vlen, slen;
   int (*ncmp) (const char *, const char *, gsize) = s->icase ? g_ascii_strncasecmp : NULL;
+
+  if (s->op == ATTR_EXISTS)
+    return TRUE;
+  vlen = strlen (v);
+  slen = strlen (s->value);
 
   switch (s->op)
     {
