@@ -17,7 +17,7 @@
 static int
 compare_doubles (gconstpointer a, gconstpointer b)
 {
-  double x = *(const double *) a, y = *(const double *) b;
+  double x = *(const double *)a, y = *(const double *)b;
 
   return x < y ? -1 : x > y;
 }
@@ -25,7 +25,7 @@ compare_doubles (gconstpointer a, gconstpointer b)
 static int
 compare_names (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 static double
@@ -36,7 +36,7 @@ percentile (GArray *values, double p)
   if (values->len == 0)
     return 0;
   g_array_sort (values, compare_doubles);
-  idx = (guint) (p * (values->len - 1) + 0.5);
+  idx = (guint)(p * (values->len - 1) + 0.5);
   return g_array_index (values, double, MIN (idx, values->len - 1));
 }
 
@@ -87,11 +87,13 @@ main (int argc, char **argv)
   else if (g_getenv ("TSQ_SHARED_DIR") != NULL)
     pages_dir = g_build_filename (g_getenv ("TSQ_SHARED_DIR"), "fixtures", "pages", NULL);
   if (argc > 3)
-    runs = (guint) MAX (1, atoi (argv[3]));
+    runs = (guint)MAX (1, atoi (argv[3]));
   if (set_path == NULL || pages_dir == NULL)
     {
-      fprintf (stderr, "usage: %s [SET_PATH [PAGES_DIR [RUNS]]] (or set TSQ_WAPPALYZER_DIR and "
-                       "TSQ_SHARED_DIR)\n", argv[0]);
+      fprintf (stderr,
+               "usage: %s [SET_PATH [PAGES_DIR [RUNS]]] (or set TSQ_WAPPALYZER_DIR and "
+               "TSQ_SHARED_DIR)\n",
+               argv[0]);
       return 2;
     }
 
@@ -101,8 +103,8 @@ main (int argc, char **argv)
       fprintf (stderr, "cannot load %s: %s\n", set_path, error->message);
       return 1;
     }
-  printf ("loaded %u technologies from %s in %.0f ms\n", tsq_fingerprint_db_get_size (db),
-          set_path, (g_get_monotonic_time () - t0) / 1000.0);
+  printf ("loaded %u technologies from %s in %.0f ms\n", tsq_fingerprint_db_get_size (db), set_path,
+          (g_get_monotonic_time () - t0) / 1000.0);
 
   dir = g_dir_open (pages_dir, 0, &error);
   if (dir == NULL)
@@ -135,8 +137,8 @@ main (int argc, char **argv)
       ms_dom = g_strcmp0 (g_getenv ("TSQ_BENCH_DOM"), "0") == 0
                  ? 0
                  : time_page (db, &page->input, runs, &n_dom);
-      printf ("%-45s %9zu %6u %10.3f %10.3f\n", (const char *) g_ptr_array_index (files, i), size,
-              n, ms, ms_dom);
+      printf ("%-45s %9zu %6u %10.3f %10.3f\n", (const char *)g_ptr_array_index (files, i), size, n,
+              ms, ms_dom);
       g_array_append_val (all, ms);
       g_array_append_val (all_dom, ms_dom);
       if (size >= 100 * 1024)
@@ -147,11 +149,13 @@ main (int argc, char **argv)
     }
   printf ("\nper-page medians of %u runs, single thread, %u technologies\n", runs,
           tsq_fingerprint_db_get_size (db));
-  printf ("all %u pages:           median %.3f ms  p90 %.3f ms   (+dom: median %.3f ms  p90 %.3f ms)\n",
-          all->len, percentile (all, 0.5), percentile (all, 0.9), percentile (all_dom, 0.5),
-          percentile (all_dom, 0.9));
-  printf ("%u pages >= 100 KB:     median %.3f ms  p90 %.3f ms   (+dom: median %.3f ms  p90 %.3f ms)\n",
-          large->len, percentile (large, 0.5), percentile (large, 0.9),
-          percentile (large_dom, 0.5), percentile (large_dom, 0.9));
+  printf (
+    "all %u pages:           median %.3f ms  p90 %.3f ms   (+dom: median %.3f ms  p90 %.3f ms)\n",
+    all->len, percentile (all, 0.5), percentile (all, 0.9), percentile (all_dom, 0.5),
+    percentile (all_dom, 0.9));
+  printf (
+    "%u pages >= 100 KB:     median %.3f ms  p90 %.3f ms   (+dom: median %.3f ms  p90 %.3f ms)\n",
+    large->len, percentile (large, 0.5), percentile (large, 0.9), percentile (large_dom, 0.5),
+    percentile (large_dom, 0.9));
   return 0;
 }

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (tsq-css-selector-error-quark, tsq_css_selector_error)
+G_DEFINE_QUARK (tsq - css - selector - error - quark, tsq_css_selector_error)
 
 typedef enum
 {
@@ -41,17 +41,17 @@ typedef struct _Compound Compound;
 typedef struct
 {
   SimpleType type;
-  AttrOp     op;
-  gboolean   icase;
-  char      *name;  /* tag (lower-case), id, class, attribute name (lower-case) */
-  char      *value; /* attribute value */
-  Compound  *inner; /* :not() argument */
+  AttrOp op;
+  gboolean icase;
+  char *name;      /* tag (lower-case), id, class, attribute name (lower-case) */
+  char *value;     /* attribute value */
+  Compound *inner; /* :not() argument */
 } Simple;
 
 struct _Compound
 {
-  GPtrArray *simples;    /* Simple* */
-  char       combinator; /* how it relates to the compound on its left: ' ', '>', '+', '~' */
+  GPtrArray *simples; /* Simple* */
+  char combinator;    /* how it relates to the compound on its left: ' ', '>', '+', '~' */
 };
 
 typedef struct
@@ -88,7 +88,7 @@ compound_new (void)
 {
   Compound *c = g_new0 (Compound, 1);
 
-  c->simples = g_ptr_array_new_with_free_func ((GDestroyNotify) simple_free);
+  c->simples = g_ptr_array_new_with_free_func ((GDestroyNotify)simple_free);
   return c;
 }
 
@@ -113,7 +113,7 @@ tsq_css_selector_free (TsqCssSelector *sel)
 typedef struct
 {
   const char *p;
-  GError    **error;
+  GError **error;
 } Parser;
 
 static gboolean
@@ -133,7 +133,7 @@ skip_ws (Parser *ps)
 static gboolean
 is_ident_char (const char *p)
 {
-  return g_ascii_isalnum (*p) || *p == '-' || *p == '_' || (guchar) *p >= 0x80 || *p == '\\';
+  return g_ascii_isalnum (*p) || *p == '-' || *p == '_' || (guchar)*p >= 0x80 || *p == '\\';
 }
 
 /* CSS identifier, with simple escapes (`\:` and hex escapes). */
@@ -166,7 +166,7 @@ parse_ident (Parser *ps)
 
               while (n < 6 && g_ascii_isxdigit (*ps->p))
                 {
-                  cp = cp * 16 + (gunichar) g_ascii_xdigit_value (*ps->p++);
+                  cp = cp * 16 + (gunichar)g_ascii_xdigit_value (*ps->p++);
                   n++;
                 }
               if (*ps->p == ' ')
@@ -235,27 +235,27 @@ parse_attr (Parser *ps, Simple *s)
     }
   switch (*ps->p)
     {
-    case '=':
-      s->op = ATTR_EQUALS;
-      ps->p++;
-      break;
-    case '^':
-      s->op = ATTR_PREFIX;
-      break;
-    case '$':
-      s->op = ATTR_SUFFIX;
-      break;
-    case '*':
-      s->op = ATTR_SUBSTRING;
-      break;
-    case '~':
-      s->op = ATTR_WORD;
-      break;
-    case '|':
-      s->op = ATTR_DASH;
-      break;
-    default:
-      return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected attribute operator");
+      case '=':
+        s->op = ATTR_EQUALS;
+        ps->p++;
+        break;
+      case '^':
+        s->op = ATTR_PREFIX;
+        break;
+      case '$':
+        s->op = ATTR_SUFFIX;
+        break;
+      case '*':
+        s->op = ATTR_SUBSTRING;
+        break;
+      case '~':
+        s->op = ATTR_WORD;
+        break;
+      case '|':
+        s->op = ATTR_DASH;
+        break;
+      default:
+        return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected attribute operator");
     }
   if (s->op != ATTR_EQUALS)
     {
@@ -370,27 +370,27 @@ parse_compound (Parser *ps, Compound *c, gboolean inside_not)
       g_ptr_array_add (c->simples, s);
       switch (*ps->p++)
         {
-        case '#':
-          s->type = SIMPLE_ID;
-          s->name = parse_ident (ps);
-          if (s->name == NULL)
-            return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected id");
-          break;
-        case '.':
-          s->type = SIMPLE_CLASS;
-          s->name = parse_ident (ps);
-          if (s->name == NULL)
-            return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected class name");
-          break;
-        case '[':
-          s->type = SIMPLE_ATTR;
-          if (!parse_attr (ps, s))
-            return FALSE;
-          break;
-        default:
-          if (!parse_pseudo (ps, s, inside_not))
-            return FALSE;
-          break;
+          case '#':
+            s->type = SIMPLE_ID;
+            s->name = parse_ident (ps);
+            if (s->name == NULL)
+              return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected id");
+            break;
+          case '.':
+            s->type = SIMPLE_CLASS;
+            s->name = parse_ident (ps);
+            if (s->name == NULL)
+              return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected class name");
+            break;
+          case '[':
+            s->type = SIMPLE_ATTR;
+            if (!parse_attr (ps, s))
+              return FALSE;
+            break;
+          default:
+            if (!parse_pseudo (ps, s, inside_not))
+              return FALSE;
+            break;
         }
     }
 }
@@ -412,8 +412,8 @@ parse_complex (Parser *ps, Complex *cx)
         return FALSE;
       if (ps->p == start)
         return fail (ps, TSQ_CSS_SELECTOR_ERROR_SYNTAX, "expected a selector");
-      had_ws = (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'
-                || *ps->p == '\f');
+      had_ws
+        = (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\f');
       skip_ws (ps);
       if (*ps->p == '>' || *ps->p == '+' || *ps->p == '~')
         {
@@ -437,13 +437,13 @@ tsq_css_selector_parse (const char *text, GError **error)
 
   g_return_val_if_fail (text != NULL, NULL);
 
-  sel->alternatives = g_ptr_array_new_with_free_func ((GDestroyNotify) complex_free);
+  sel->alternatives = g_ptr_array_new_with_free_func ((GDestroyNotify)complex_free);
   skip_ws (&ps);
   while (TRUE)
     {
       Complex *cx = g_new0 (Complex, 1);
 
-      cx->compounds = g_ptr_array_new_with_free_func ((GDestroyNotify) compound_free);
+      cx->compounds = g_ptr_array_new_with_free_func ((GDestroyNotify)compound_free);
       g_ptr_array_add (sel->alternatives, cx);
       if (!parse_complex (&ps, cx))
         return NULL;
@@ -466,14 +466,14 @@ tsq_css_node_get_attribute (xmlNode *node, const char *name, xmlChar **to_free)
   *to_free = NULL;
   for (attr = node->properties; attr != NULL; attr = attr->next)
     {
-      if (attr->name == NULL || g_ascii_strcasecmp ((const char *) attr->name, name) != 0)
+      if (attr->name == NULL || g_ascii_strcasecmp ((const char *)attr->name, name) != 0)
         continue;
       if (attr->children == NULL)
         return "";
       if (attr->children->next == NULL && attr->children->type == XML_TEXT_NODE)
-        return attr->children->content ? (const char *) attr->children->content : "";
+        return attr->children->content ? (const char *)attr->children->content : "";
       *to_free = xmlNodeListGetString (node->doc, attr->children, 1);
-      return *to_free ? (const char *) *to_free : "";
+      return *to_free ? (const char *)*to_free : "";
     }
   return NULL;
 }
@@ -526,7 +526,7 @@ has_token (const char *list, const char *word, gboolean icase)
       start = p;
       while (*p != '\0' && !is_css_space (*p))
         p++;
-      if ((gsize) (p - start) == wlen
+      if ((gsize)(p - start) == wlen
           && (icase ? g_ascii_strncasecmp (start, word, wlen) : strncmp (start, word, wlen)) == 0)
         return TRUE;
     }
@@ -559,36 +559,36 @@ attr_value_matches (const Simple *s, const char *v)
 
   switch (s->op)
     {
-    case ATTR_EXISTS:
-      return TRUE;
-    case ATTR_EQUALS:
-      return s->icase ? g_ascii_strcasecmp (v, s->value) == 0 : strcmp (v, s->value) == 0;
-    case ATTR_PREFIX:
-      return slen > 0 && vlen >= slen
-             && (ncmp ? ncmp (v, s->value, slen) : strncmp (v, s->value, slen)) == 0;
-    case ATTR_SUFFIX:
-      return slen > 0 && vlen >= slen
-             && (ncmp ? ncmp (v + vlen - slen, s->value, slen)
-                      : strncmp (v + vlen - slen, s->value, slen))
-                  == 0;
-    case ATTR_SUBSTRING:
-      return slen > 0 && find_substring (v, s->value, s->icase) != NULL;
-    case ATTR_WORD:
-      {
-        const char *q;
-
-        for (q = s->value; *q; q++)
-          if (is_css_space (*q))
-            return FALSE;
-        return has_token (v, s->value, s->icase);
-      }
-    case ATTR_DASH:
-      if (s->icase ? g_ascii_strcasecmp (v, s->value) == 0 : strcmp (v, s->value) == 0)
+      case ATTR_EXISTS:
         return TRUE;
-      return vlen > slen && v[slen] == '-'
-             && (ncmp ? ncmp (v, s->value, slen) : strncmp (v, s->value, slen)) == 0;
-    default:
-      return FALSE;
+      case ATTR_EQUALS:
+        return s->icase ? g_ascii_strcasecmp (v, s->value) == 0 : strcmp (v, s->value) == 0;
+      case ATTR_PREFIX:
+        return slen > 0 && vlen >= slen
+               && (ncmp ? ncmp (v, s->value, slen) : strncmp (v, s->value, slen)) == 0;
+      case ATTR_SUFFIX:
+        return slen > 0 && vlen >= slen
+               && (ncmp ? ncmp (v + vlen - slen, s->value, slen)
+                        : strncmp (v + vlen - slen, s->value, slen))
+                    == 0;
+      case ATTR_SUBSTRING:
+        return slen > 0 && find_substring (v, s->value, s->icase) != NULL;
+      case ATTR_WORD:
+        {
+          const char *q;
+
+          for (q = s->value; *q; q++)
+            if (is_css_space (*q))
+              return FALSE;
+          return has_token (v, s->value, s->icase);
+        }
+      case ATTR_DASH:
+        if (s->icase ? g_ascii_strcasecmp (v, s->value) == 0 : strcmp (v, s->value) == 0)
+          return TRUE;
+        return vlen > slen && v[slen] == '-'
+               && (ncmp ? ncmp (v, s->value, slen) : strncmp (v, s->value, slen)) == 0;
+      default:
+        return FALSE;
     }
 }
 
@@ -599,52 +599,55 @@ simple_matches (const Simple *s, xmlNode *node)
 {
   switch (s->type)
     {
-    case SIMPLE_TAG:
-      return node->name != NULL && g_ascii_strcasecmp ((const char *) node->name, s->name) == 0;
-    case SIMPLE_ID:
-    case SIMPLE_CLASS:
-    case SIMPLE_ATTR:
-      {
-        xmlChar *to_free = NULL;
-        const char *v = tsq_css_node_get_attribute (
-          node, s->type == SIMPLE_ID ? "id" : s->type == SIMPLE_CLASS ? "class" : s->name, &to_free);
-        gboolean ok;
+      case SIMPLE_TAG:
+        return node->name != NULL && g_ascii_strcasecmp ((const char *)node->name, s->name) == 0;
+      case SIMPLE_ID:
+      case SIMPLE_CLASS:
+      case SIMPLE_ATTR:
+        {
+          xmlChar *to_free = NULL;
+          const char *v = tsq_css_node_get_attribute (node,
+                                                      s->type == SIMPLE_ID      ? "id"
+                                                      : s->type == SIMPLE_CLASS ? "class"
+                                                                                : s->name,
+                                                      &to_free);
+          gboolean ok;
 
-        if (v == NULL)
-          return FALSE;
-        if (s->type == SIMPLE_ID)
-          ok = strcmp (v, s->name) == 0;
-        else if (s->type == SIMPLE_CLASS)
-          ok = has_token (v, s->name, FALSE);
-        else
-          ok = attr_value_matches (s, v);
-        if (to_free != NULL)
-          xmlFree (to_free);
-        return ok;
-      }
-    case SIMPLE_NOT:
-      return !compound_matches (s->inner, node);
-    case SIMPLE_FIRST_CHILD:
-      return prev_element (node) == NULL;
-    case SIMPLE_LAST_CHILD:
-      return next_element (node) == NULL;
-    case SIMPLE_ONLY_CHILD:
-      return prev_element (node) == NULL && next_element (node) == NULL;
-    case SIMPLE_ROOT:
-      return node->parent != NULL && !is_element (node->parent);
-    case SIMPLE_EMPTY:
-      {
-        xmlNode *child;
-
-        for (child = node->children; child != NULL; child = child->next)
-          if (is_element (child)
-              || ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE)
-                  && child->content != NULL && *child->content != '\0'))
+          if (v == NULL)
             return FALSE;
-        return TRUE;
-      }
-    default:
-      return FALSE;
+          if (s->type == SIMPLE_ID)
+            ok = strcmp (v, s->name) == 0;
+          else if (s->type == SIMPLE_CLASS)
+            ok = has_token (v, s->name, FALSE);
+          else
+            ok = attr_value_matches (s, v);
+          if (to_free != NULL)
+            xmlFree (to_free);
+          return ok;
+        }
+      case SIMPLE_NOT:
+        return !compound_matches (s->inner, node);
+      case SIMPLE_FIRST_CHILD:
+        return prev_element (node) == NULL;
+      case SIMPLE_LAST_CHILD:
+        return next_element (node) == NULL;
+      case SIMPLE_ONLY_CHILD:
+        return prev_element (node) == NULL && next_element (node) == NULL;
+      case SIMPLE_ROOT:
+        return node->parent != NULL && !is_element (node->parent);
+      case SIMPLE_EMPTY:
+        {
+          xmlNode *child;
+
+          for (child = node->children; child != NULL; child = child->next)
+            if (is_element (child)
+                || ((child->type == XML_TEXT_NODE || child->type == XML_CDATA_SECTION_NODE)
+                    && child->content != NULL && *child->content != '\0'))
+              return FALSE;
+          return TRUE;
+        }
+      default:
+        return FALSE;
     }
 }
 
@@ -671,21 +674,21 @@ complex_matches_at (const Complex *cx, guint idx, xmlNode *node)
     return TRUE;
   switch (c->combinator)
     {
-    case '>':
-      return is_element (node->parent) && complex_matches_at (cx, idx - 1, node->parent);
-    case '+':
-      n = prev_element (node);
-      return n != NULL && complex_matches_at (cx, idx - 1, n);
-    case '~':
-      for (n = prev_element (node); n != NULL; n = prev_element (n))
-        if (complex_matches_at (cx, idx - 1, n))
-          return TRUE;
-      return FALSE;
-    default:
-      for (n = node->parent; is_element (n); n = n->parent)
-        if (complex_matches_at (cx, idx - 1, n))
-          return TRUE;
-      return FALSE;
+      case '>':
+        return is_element (node->parent) && complex_matches_at (cx, idx - 1, node->parent);
+      case '+':
+        n = prev_element (node);
+        return n != NULL && complex_matches_at (cx, idx - 1, n);
+      case '~':
+        for (n = prev_element (node); n != NULL; n = prev_element (n))
+          if (complex_matches_at (cx, idx - 1, n))
+            return TRUE;
+        return FALSE;
+      default:
+        for (n = node->parent; is_element (n); n = n->parent)
+          if (complex_matches_at (cx, idx - 1, n))
+            return TRUE;
+        return FALSE;
     }
 }
 
@@ -744,9 +747,9 @@ tsq_css_selector_get_n_alternatives (const TsqCssSelector *sel)
 
 TsqCssKeyKind
 tsq_css_selector_get_key (const TsqCssSelector *sel,
-                          guint                 alternative,
-                          const char          **value,
-                          const char          **attr)
+                          guint alternative,
+                          const char **value,
+                          const char **attr)
 {
   const Complex *cx = g_ptr_array_index (sel->alternatives, alternative);
   const Compound *c = g_ptr_array_index (cx->compounds, cx->compounds->len - 1);
@@ -763,22 +766,22 @@ tsq_css_selector_get_key (const TsqCssSelector *sel,
 
       switch (s->type)
         {
-        case SIMPLE_ID:
-          k = TSQ_CSS_KEY_ID;
-          break;
-        case SIMPLE_CLASS:
-          k = TSQ_CSS_KEY_CLASS;
-          break;
-        case SIMPLE_ATTR:
-          /* every operator but "exists" needs the value as a substring (=, ~=, |= too) */
-          k = (s->op != ATTR_EXISTS && s->value[0] != '\0') ? TSQ_CSS_KEY_ATTR_VALUE
-                                                            : TSQ_CSS_KEY_ATTR;
-          break;
-        case SIMPLE_TAG:
-          k = TSQ_CSS_KEY_TAG;
-          break;
-        default:
-          continue;
+          case SIMPLE_ID:
+            k = TSQ_CSS_KEY_ID;
+            break;
+          case SIMPLE_CLASS:
+            k = TSQ_CSS_KEY_CLASS;
+            break;
+          case SIMPLE_ATTR:
+            /* every operator but "exists" needs the value as a substring (=, ~=, |= too) */
+            k = (s->op != ATTR_EXISTS && s->value[0] != '\0') ? TSQ_CSS_KEY_ATTR_VALUE
+                                                              : TSQ_CSS_KEY_ATTR;
+            break;
+          case SIMPLE_TAG:
+            k = TSQ_CSS_KEY_TAG;
+            break;
+          default:
+            continue;
         }
       if (best == TSQ_CSS_KEY_ANY || k < best)
         {

@@ -23,18 +23,15 @@ typedef struct _TsqCssSelector TsqCssSelector;
  * adjacent (+) and general (~) sibling combinators, selector lists (a, b), :not(compound),
  * :first-child, :last-child, :only-child, :root, :empty. Element and attribute names match
  * case-insensitively (HTML). Anything else is a TSQ_CSS_SELECTOR_ERROR. */
-TsqCssSelector *tsq_css_selector_parse (const char *text,
-                                        GError    **error);
-void            tsq_css_selector_free  (TsqCssSelector *sel);
+TsqCssSelector *tsq_css_selector_parse (const char *text, GError **error);
+void tsq_css_selector_free (TsqCssSelector *sel);
 
 /* Does the element node match? FALSE for non-element nodes. Thread-safe (read-only). */
-gboolean   tsq_css_selector_matches    (const TsqCssSelector *sel,
-                                        xmlNode              *node);
+gboolean tsq_css_selector_matches (const TsqCssSelector *sel, xmlNode *node);
 
 /* The matching elements below root (root itself excluded; pass (xmlNode *) doc for the whole
  * document), in document order. Returns xmlNode* (not owned). */
-GPtrArray *tsq_css_selector_select_all (const TsqCssSelector *sel,
-                                        xmlNode              *root);
+GPtrArray *tsq_css_selector_select_all (const TsqCssSelector *sel, xmlNode *root);
 
 /* For indexing many selectors: what the subject (rightmost compound) of each alternative of the
  * list requires. An element can only match alternative i if it has that id, class, attribute or
@@ -51,15 +48,13 @@ typedef enum
 
 guint tsq_css_selector_get_n_alternatives (const TsqCssSelector *sel);
 TsqCssKeyKind tsq_css_selector_get_key (const TsqCssSelector *sel,
-                                        guint                 alternative,
-                                        const char          **value,
-                                        const char          **attr);
+                                        guint alternative,
+                                        const char **value,
+                                        const char **attr);
 
 /* An attribute value of an element, case-insensitive name; borrowed when possible. Returns
  * NULL when absent. *to_free receives an allocation the caller must xmlFree (or NULL). */
-const char *tsq_css_node_get_attribute (xmlNode    *node,
-                                        const char *name,
-                                        xmlChar   **to_free);
+const char *tsq_css_node_get_attribute (xmlNode *node, const char *name, xmlChar **to_free);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqCssSelector, tsq_css_selector_free)
 

@@ -14,20 +14,20 @@
 
 struct _TsqFpAc
 {
-  guint8     cls[256];
-  guint      n_classes;
-  guint32   *delta;       /* n_states * n_classes, values: row offset | OUT_FLAG */
-  guint      n_states;
-  guint      cap_states;
-  int       *out;         /* per state: literal index ending here, -1 */
-  guint     *dict;        /* per state: next state on the failure chain with an output, 0 none */
-  GPtrArray *literals;    /* char* (lower-case), index = literal id */
-  GArray    *lit_values;  /* per literal: first index into values_flat (guint) */
-  GArray    *lit_nvalues; /* per literal: count */
-  GArray    *pending;     /* (literal id, value) pairs before compile */
-  guint     *values_flat;
-  GHashTable *lit_ids;    /* literal -> id + 1 */
-  gboolean   compiled;
+  guint8 cls[256];
+  guint n_classes;
+  guint32 *delta; /* n_states * n_classes, values: row offset | OUT_FLAG */
+  guint n_states;
+  guint cap_states;
+  int *out;            /* per state: literal index ending here, -1 */
+  guint *dict;         /* per state: next state on the failure chain with an output, 0 none */
+  GPtrArray *literals; /* char* (lower-case), index = literal id */
+  GArray *lit_values;  /* per literal: first index into values_flat (guint) */
+  GArray *lit_nvalues; /* per literal: count */
+  GArray *pending;     /* (literal id, value) pairs before compile */
+  guint *values_flat;
+  GHashTable *lit_ids; /* literal -> id + 1 */
+  gboolean compiled;
 };
 
 TsqFpAc *
@@ -92,11 +92,11 @@ new_state (TsqFpAc *ac)
   if (ac->n_states == ac->cap_states)
     {
       ac->cap_states = MAX (64, ac->cap_states * 2);
-      ac->delta = g_renew (guint32, ac->delta, (gsize) ac->cap_states * ac->n_classes);
+      ac->delta = g_renew (guint32, ac->delta, (gsize)ac->cap_states * ac->n_classes);
       ac->out = g_renew (int, ac->out, ac->cap_states);
       ac->dict = g_renew (guint, ac->dict, ac->cap_states);
     }
-  memset (ac->delta + (gsize) ac->n_states * ac->n_classes, 0, sizeof (guint32) * ac->n_classes);
+  memset (ac->delta + (gsize)ac->n_states * ac->n_classes, 0, sizeof (guint32) * ac->n_classes);
   ac->out[ac->n_states] = -1;
   ac->dict[ac->n_states] = 0;
   return ac->n_states++;
@@ -132,9 +132,9 @@ tsq_fp_ac_compile (TsqFpAc *ac)
       for (p = g_ptr_array_index (ac->literals, i); *p; p++)
         if (ac->cls[*p] == 0)
           {
-            ac->cls[*p] = (guint8) MIN (ac->n_classes, 255);
+            ac->cls[*p] = (guint8)MIN (ac->n_classes, 255);
             if (g_ascii_isalpha (*p))
-              ac->cls[(guchar) g_ascii_toupper (*p)] = ac->cls[*p];
+              ac->cls[(guchar)g_ascii_toupper (*p)] = ac->cls[*p];
             if (ac->n_classes < 255)
               ac->n_classes++;
           }
@@ -166,16 +166,16 @@ tsq_fp_ac_compile (TsqFpAc *ac)
       for (p = g_ptr_array_index (ac->literals, i); *p; p++)
         {
           guint k = ac->cls[*p];
-          guint next = ac->delta[(gsize) s * K + k];
+          guint next = ac->delta[(gsize)s * K + k];
 
           if (next == 0)
             {
               next = new_state (ac);
-              ac->delta[(gsize) s * K + k] = next;
+              ac->delta[(gsize)s * K + k] = next;
             }
           s = next;
         }
-      ac->out[s] = (int) i;
+      ac->out[s] = (int)i;
     }
 
   /* failure links by BFS; missing edges become DFA transitions */
@@ -197,8 +197,8 @@ tsq_fp_ac_compile (TsqFpAc *ac)
 
       for (c = 0; c < K; c++)
         {
-          guint32 *slot = &ac->delta[(gsize) s * K + c];
-          guint via_fail = ac->delta[(gsize) fail[s] * K + c];
+          guint32 *slot = &ac->delta[(gsize)s * K + c];
+          guint via_fail = ac->delta[(gsize)fail[s] * K + c];
 
           if (*slot != 0)
             {
@@ -216,10 +216,10 @@ tsq_fp_ac_compile (TsqFpAc *ac)
   g_free (fail);
 
   /* state indexes -> row offsets with the output flag */
-  for (i = 0; i < (guint) ac->n_states * K; i++)
+  for (i = 0; i < (guint)ac->n_states * K; i++)
     {
       guint t = ac->delta[i];
-      guint32 v = (guint32) t * K;
+      guint32 v = (guint32)t * K;
 
       if (ac->out[t] >= 0 || ac->dict[t] != 0)
         v |= OUT_FLAG;
@@ -237,7 +237,7 @@ tsq_fp_ac_get_n_states (const TsqFpAc *ac)
 gsize
 tsq_fp_ac_get_memory_size (const TsqFpAc *ac)
 {
-  return (gsize) ac->n_states * ac->n_classes * sizeof (guint32)
+  return (gsize)ac->n_states * ac->n_classes * sizeof (guint32)
          + ac->n_states * (sizeof (int) + sizeof (guint));
 }
 
@@ -252,11 +252,11 @@ report (const TsqFpAc *ac, guint state, gsize end, guint64 *values, int *first_s
         {
           guint first = g_array_index (ac->lit_values, guint, lit);
           guint n = g_array_index (ac->lit_nvalues, guint, lit);
-          int start = (int) MIN (end + 1 - strlen (g_ptr_array_index (ac->literals, lit)),
-                                 (gsize) G_MAXINT);
+          int start
+            = (int)MIN (end + 1 - strlen (g_ptr_array_index (ac->literals, lit)), (gsize)G_MAXINT);
           guint j;
 
-          seen[lit >> 3] |= (guint8) (1u << (lit & 7));
+          seen[lit >> 3] |= (guint8)(1u << (lit & 7));
           for (j = 0; j < n; j++)
             {
               guint v = ac->values_flat[first + j];
@@ -274,7 +274,7 @@ report (const TsqFpAc *ac, guint state, gsize end, guint64 *values, int *first_s
 void
 tsq_fp_ac_scan (const TsqFpAc *ac, const char *text, gsize len, guint64 *values, int *first_start)
 {
-  const guchar *p = (const guchar *) text;
+  const guchar *p = (const guchar *)text;
   const guint32 *delta = ac->delta;
   guint32 s = 0;
   guint8 *seen;
@@ -294,13 +294,10 @@ tsq_fp_ac_scan (const TsqFpAc *ac, const char *text, gsize len, guint64 *values,
 }
 
 void
-tsq_fp_ac_scan_func (const TsqFpAc *ac,
-                     const char    *text,
-                     gsize          len,
-                     TsqFpAcFunc    func,
-                     gpointer       user_data)
+tsq_fp_ac_scan_func (
+  const TsqFpAc *ac, const char *text, gsize len, TsqFpAcFunc func, gpointer user_data)
 {
-  const guchar *p = (const guchar *) text;
+  const guchar *p = (const guchar *)text;
   guint32 s = 0;
   gsize i;
 

@@ -21,7 +21,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-G_DEFINE_QUARK (tsq-fingerprint-error-quark, tsq_fingerprint_error)
+G_DEFINE_QUARK (tsq - fingerprint - error - quark, tsq_fingerprint_error)
 
 /* Evaluated kinds, in the order of wappalyzer-core's analyze() relations (certIssuer, cookies,
  * css, dns, headers, html, meta, probe, robots, scriptSrc, scripts, text, url, xhr); the driver's
@@ -79,86 +79,86 @@ typedef enum
 
 typedef struct
 {
-  TsqFpPattern   *pattern;
-  Kind            kind;
-  DomOp           dom_op;
-  char           *key;      /* header/cookie/meta name (lower-case); dom attribute name */
+  TsqFpPattern *pattern;
+  Kind kind;
+  DomOp dom_op;
+  char *key;                /* header/cookie/meta name (lower-case); dom attribute name */
   TsqCssSelector *selector; /* dom: owned by the db's selector table */
-  guint           selector_id;
-  guint           id;       /* index in the rule table */
-  struct _Tech   *tech;
+  guint selector_id;
+  guint id; /* index in the rule table */
+  struct _Tech *tech;
 } Rule;
 
 typedef struct
 {
   char *name;
-  int   confidence;
+  int confidence;
   char *version;
 } Imply;
 
 typedef struct _Tech
 {
-  char      *name;
-  char      *website;
-  char      *file;
-  GArray    *cat_ids;    /* int */
-  GStrv      categories; /* names, set by index_build */
-  GPtrArray *rules;      /* Rule*, evaluation order */
-  GArray    *implies;    /* Imply */
-  GPtrArray *excludes;   /* char* */
-  GPtrArray *requires;   /* char* */
-  GArray    *requires_category; /* int */
-  guint      skipped[N_SKIP];
-  guint      n_dom_rules;
-  guint      index; /* position in db->techs, set by index_build */
-  gboolean   base;  /* no requires: analyzed in the first pass */
+  char *name;
+  char *website;
+  char *file;
+  GArray *cat_ids;           /* int */
+  GStrv categories;          /* names, set by index_build */
+  GPtrArray *rules;          /* Rule*, evaluation order */
+  GArray *implies;           /* Imply */
+  GPtrArray *excludes;       /* char* */
+  GPtrArray *requires;       /* char* */
+  GArray *requires_category; /* int */
+  guint skipped[N_SKIP];
+  guint n_dom_rules;
+  guint index;   /* position in db->techs, set by index_build */
+  gboolean base; /* no requires: analyzed in the first pass */
 } Tech;
 
 typedef struct
 {
   char *name;
-  int   priority;
+  int priority;
 } Category;
 
 typedef struct
 {
-  gboolean   by_category;
-  char      *name;
-  int        category;
+  gboolean by_category;
+  char *name;
+  int category;
   GPtrArray *techs; /* Tech* (borrowed) */
 } Group;
 
 typedef struct
 {
-  GPtrArray  *rules; /* Rule* (borrowed), index = id */
-  TsqFpAc    *ac[N_CHANNELS];
-  GArray     *always[N_CHANNELS]; /* guint rule ids without a prefilter literal */
-  GPtrArray  *base;                 /* Tech* without requires */
-  GHashTable *keyed[3];             /* headers, cookies, meta: key -> GArray of rule ids */
-  GPtrArray  *sel_rules;            /* per selector id: GArray of rule ids */
-  GPtrArray  *groups;               /* Group* */
-  guint       skipped[N_SKIP];
-  guint       n_dom_rules;
-  GPtrArray  *selectors;   /* TsqCssSelector* (borrowed), index = selector id */
-  GHashTable *sel_by_id;    /* id value -> GArray of selector ids */
+  GPtrArray *rules; /* Rule* (borrowed), index = id */
+  TsqFpAc *ac[N_CHANNELS];
+  GArray *always[N_CHANNELS]; /* guint rule ids without a prefilter literal */
+  GPtrArray *base;            /* Tech* without requires */
+  GHashTable *keyed[3];       /* headers, cookies, meta: key -> GArray of rule ids */
+  GPtrArray *sel_rules;       /* per selector id: GArray of rule ids */
+  GPtrArray *groups;          /* Group* */
+  guint skipped[N_SKIP];
+  guint n_dom_rules;
+  GPtrArray *selectors;  /* TsqCssSelector* (borrowed), index = selector id */
+  GHashTable *sel_by_id; /* id value -> GArray of selector ids */
   GHashTable *sel_by_class;
   GHashTable *sel_by_attr;
   GHashTable *sel_by_tag;
   GHashTable *sel_by_value; /* attribute name -> TsqFpAc of values (selector ids) */
-  GArray     *sel_any;
+  GArray *sel_any;
 } Index;
 
 struct _TsqFingerprintDb
 {
-  GObject     parent_instance;
+  GObject parent_instance;
 
-  GPtrArray  *techs;      /* Tech*, load order */
+  GPtrArray *techs;       /* Tech*, load order */
   GHashTable *by_name;    /* name -> Tech* (borrowed) */
   GHashTable *categories; /* GINT id -> Category* */
   GHashTable *selectors;  /* selector text -> TsqCssSelector* */
-  GPtrArray  *warnings;   /* char*, NULL-terminated */
-  Index      *index;
-  gboolean    strict;
+  GPtrArray *warnings;    /* char*, NULL-terminated */
+  Index *index;
+  gboolean strict;
 };
 
 G_DEFINE_FINAL_TYPE (TsqFingerprintDb, tsq_fingerprint_db, G_TYPE_OBJECT)
@@ -209,9 +209,9 @@ tech_new (const char *name, const char *file)
   t->name = g_strdup (name);
   t->file = g_strdup (file);
   t->cat_ids = g_array_new (FALSE, FALSE, sizeof (int));
-  t->rules = g_ptr_array_new_with_free_func ((GDestroyNotify) rule_free);
+  t->rules = g_ptr_array_new_with_free_func ((GDestroyNotify)rule_free);
   t->implies = g_array_new (FALSE, TRUE, sizeof (Imply));
-  g_array_set_clear_func (t->implies, (GDestroyNotify) imply_clear);
+  g_array_set_clear_func (t->implies, (GDestroyNotify)imply_clear);
   t->excludes = g_ptr_array_new_with_free_func (g_free);
   t->requires = g_ptr_array_new_with_free_func (g_free);
   t->requires_category = g_array_new (FALSE, FALSE, sizeof (int));
@@ -306,12 +306,12 @@ static void index_build (TsqFingerprintDb *self);
 static void
 tsq_fingerprint_db_init (TsqFingerprintDb *self)
 {
-  self->techs = g_ptr_array_new_with_free_func ((GDestroyNotify) tech_free);
+  self->techs = g_ptr_array_new_with_free_func ((GDestroyNotify)tech_free);
   self->by_name = g_hash_table_new (g_str_hash, g_str_equal);
-  self->categories =
-    g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) category_free);
-  self->selectors =
-    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) tsq_css_selector_free);
+  self->categories
+    = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)category_free);
+  self->selectors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify)tsq_css_selector_free);
   self->warnings = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (self->warnings, NULL);
   index_build (self);
@@ -341,7 +341,7 @@ const char *const *
 tsq_fingerprint_db_get_warnings (TsqFingerprintDb *db)
 {
   g_return_val_if_fail (TSQ_IS_FINGERPRINT_DB (db), NULL);
-  return (const char *const *) db->warnings->pdata;
+  return (const char *const *)db->warnings->pdata;
 }
 
 const char *const *
@@ -352,11 +352,10 @@ tsq_fingerprint_db_get_categories (TsqFingerprintDb *db, const char *name)
   g_return_val_if_fail (TSQ_IS_FINGERPRINT_DB (db), NULL);
   g_return_val_if_fail (name != NULL, NULL);
   t = g_hash_table_lookup (db->by_name, name);
-  return t != NULL ? (const char *const *) t->categories : NULL;
+  return t != NULL ? (const char *const *)t->categories : NULL;
 }
 
-static void G_GNUC_PRINTF (2, 3)
-add_warning (TsqFingerprintDb *db, const char *format, ...)
+static void G_GNUC_PRINTF (2, 3) add_warning (TsqFingerprintDb *db, const char *format, ...)
 {
   va_list args;
   char *msg;
@@ -368,7 +367,7 @@ add_warning (TsqFingerprintDb *db, const char *format, ...)
   msg = g_strdup_vprintf (format, args);
   va_end (args);
   g_debug ("%s", msg);
-  g_ptr_array_insert (db->warnings, (int) db->warnings->len - 1, msg);
+  g_ptr_array_insert (db->warnings, (int)db->warnings->len - 1, msg);
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */
@@ -376,9 +375,9 @@ add_warning (TsqFingerprintDb *db, const char *format, ...)
 typedef struct
 {
   TsqFingerprintDb *db;
-  const char       *file; /* base name for messages */
-  GPtrArray        *techs;
-  GError          **error;
+  const char *file; /* base name for messages */
+  GPtrArray *techs;
+  GError **error;
 } Loader;
 
 /* A pattern given as a JSON string or number (String(pattern) in parsePattern). */
@@ -389,20 +388,20 @@ node_to_pattern_text (JsonNode *node)
     return NULL;
   switch (json_node_get_value_type (node))
     {
-    case G_TYPE_STRING:
-      return g_strdup (json_node_get_string (node));
-    case G_TYPE_INT64:
-      return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
-    case G_TYPE_DOUBLE:
-      {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      case G_TYPE_STRING:
+        return g_strdup (json_node_get_string (node));
+      case G_TYPE_INT64:
+        return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+      case G_TYPE_DOUBLE:
+        {
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
-        return g_strdup (g_ascii_dtostr (buf, sizeof buf, json_node_get_double (node)));
-      }
-    case G_TYPE_BOOLEAN:
-      return g_strdup (json_node_get_boolean (node) ? "true" : "false");
-    default:
-      return NULL;
+          return g_strdup (g_ascii_dtostr (buf, sizeof buf, json_node_get_double (node)));
+        }
+      case G_TYPE_BOOLEAN:
+        return g_strdup (json_node_get_boolean (node) ? "true" : "false");
+      default:
+        return NULL;
     }
 }
 
@@ -552,7 +551,7 @@ get_selector (Loader *ld, Tech *t, const char *text)
   TsqCssSelector *sel;
   g_autoptr (GError) local = NULL;
 
-  if (g_hash_table_lookup_extended (ld->db->selectors, text, NULL, (gpointer *) &sel))
+  if (g_hash_table_lookup_extended (ld->db->selectors, text, NULL, (gpointer *)&sel))
     return sel;
   sel = tsq_css_selector_parse (text, &local);
   if (sel == NULL)
@@ -691,8 +690,8 @@ load_names (JsonObject *o, const char *member, GPtrArray *names, GArray *implies
           const char *v = g_hash_table_lookup (tags, "version");
 
           imply.name = name;
-          imply.confidence =
-            (c == NULL || *c == '\0') ? 100 : (int) CLAMP (tsq_fp_js_parse_int (c), 0, 100000);
+          imply.confidence
+            = (c == NULL || *c == '\0') ? 100 : (int)CLAMP (tsq_fp_js_parse_int (c), 0, 100000);
           imply.version = (v != NULL && *v != '\0') ? g_strdup (v) : NULL;
           g_array_append_val (implies, imply);
         }
@@ -719,7 +718,7 @@ load_ints (JsonObject *o, const char *member, GArray *out)
 
           if (JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_INT64)
             {
-              int v = (int) json_node_get_int (e);
+              int v = (int)json_node_get_int (e);
 
               g_array_append_val (out, v);
             }
@@ -727,7 +726,7 @@ load_ints (JsonObject *o, const char *member, GArray *out)
     }
   else if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64)
     {
-      int v = (int) json_node_get_int (node);
+      int v = (int)json_node_get_int (node);
 
       g_array_append_val (out, v);
     }
@@ -794,10 +793,10 @@ parse_json_file (const char *path, GError **error)
 
   if (!json_parser_load_from_mapped_file (parser, path, &local))
     {
-      int code = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
-                     || local->domain == G_FILE_ERROR
-                   ? TSQ_FINGERPRINT_ERROR_IO
-                   : TSQ_FINGERPRINT_ERROR_PARSE;
+      int code
+        = g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT) || local->domain == G_FILE_ERROR
+            ? TSQ_FINGERPRINT_ERROR_IO
+            : TSQ_FINGERPRINT_ERROR_PARSE;
 
       g_set_error (error, TSQ_FINGERPRINT_ERROR, code, "%s: %s", path, local->message);
       return NULL;
@@ -857,15 +856,15 @@ load_categories_file (TsqFingerprintDb *db, const char *path, GHashTable *into, 
         {
           g_set_error (error, TSQ_FINGERPRINT_ERROR, TSQ_FINGERPRINT_ERROR_PARSE,
                        "%s: category \"%s\" is not an object with a numeric id", path,
-                       (const char *) l->data);
+                       (const char *)l->data);
           return FALSE;
         }
       c = g_new0 (Category, 1);
-      c->name = g_strdup (json_object_get_string_member_with_default (json_node_get_object (n),
-                                                                       "name", l->data));
-      c->priority = (int) json_object_get_int_member_with_default (json_node_get_object (n),
-                                                                   "priority", 0);
-      g_hash_table_insert (into, GINT_TO_POINTER ((int) id), c);
+      c->name = g_strdup (
+        json_object_get_string_member_with_default (json_node_get_object (n), "name", l->data));
+      c->priority
+        = (int)json_object_get_int_member_with_default (json_node_get_object (n), "priority", 0);
+      g_hash_table_insert (into, GINT_TO_POINTER ((int)id), c);
     }
   return TRUE;
 }
@@ -873,16 +872,16 @@ load_categories_file (TsqFingerprintDb *db, const char *path, GHashTable *into, 
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(const char *const *) a, *(const char *const *) b);
+  return strcmp (*(const char *const *)a, *(const char *const *)b);
 }
 
 gboolean
 tsq_fingerprint_db_load (TsqFingerprintDb *db, const char *path, GError **error)
 {
   g_autoptr (GPtrArray) tech_files = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) techs = g_ptr_array_new_with_free_func ((GDestroyNotify) tech_free);
-  g_autoptr (GHashTable) categories =
-    g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) category_free);
+  g_autoptr (GPtrArray) techs = g_ptr_array_new_with_free_func ((GDestroyNotify)tech_free);
+  g_autoptr (GHashTable) categories
+    = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)category_free);
   g_autofree char *categories_path = NULL;
   Loader ld = { db, NULL, techs, error };
   GHashTableIter iter;
@@ -955,20 +954,19 @@ tsq_fingerprint_db_load (TsqFingerprintDb *db, const char *path, GError **error)
       Tech *old = g_hash_table_lookup (db->by_name, t->name);
 
       g_ptr_array_index (techs, i) = NULL;
+      /* before freeing old: the table compares against the key it holds (old->name) */
+      g_hash_table_replace (db->by_name, t->name, t);
       if (old != NULL)
         {
           guint pos;
 
           /* replace in place: a later definition keeps the first one's position */
           if (g_ptr_array_find (db->techs, old, &pos))
-            {
-              g_ptr_array_index (db->techs, pos) = t;
-              tech_free (old);
-            }
+            g_ptr_array_index (db->techs, pos) = t;
+          tech_free (old);
         }
       else
         g_ptr_array_add (db->techs, t);
-      g_hash_table_replace (db->by_name, t->name, t);
     }
   index_build (db);
   return TRUE;
@@ -981,18 +979,18 @@ kind_channel (Kind kind)
 {
   switch (kind)
     {
-    case KIND_CSS:
-      return CH_CSS;
-    case KIND_HTML:
-      return CH_HTML;
-    case KIND_SCRIPT_SRC:
-      return CH_SCRIPT_SRC;
-    case KIND_SCRIPTS:
-      return CH_SCRIPTS;
-    case KIND_URL:
-      return CH_URL;
-    default:
-      return CH_NONE;
+      case KIND_CSS:
+        return CH_CSS;
+      case KIND_HTML:
+        return CH_HTML;
+      case KIND_SCRIPT_SRC:
+        return CH_SCRIPT_SRC;
+      case KIND_SCRIPTS:
+        return CH_SCRIPTS;
+      case KIND_URL:
+        return CH_URL;
+      default:
+        return CH_NONE;
     }
 }
 
@@ -1012,14 +1010,14 @@ bucket_add (GHashTable *table, const char *key, guint id)
 static GHashTable *
 bucket_table_new (void)
 {
-  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_array_unref);
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
 }
 
 static Group *
 group_get (GPtrArray *groups, GHashTable *lookup, const char *name, int category)
 {
-  g_autofree char *key = name != NULL ? g_strdup_printf ("n:%s", name)
-                                      : g_strdup_printf ("c:%d", category);
+  g_autofree char *key
+    = name != NULL ? g_strdup_printf ("n:%s", name) : g_strdup_printf ("c:%d", category);
   Group *g = g_hash_table_lookup (lookup, key);
 
   if (g == NULL)
@@ -1039,7 +1037,8 @@ static void
 index_build (TsqFingerprintDb *self)
 {
   Index *ix = g_new0 (Index, 1);
-  g_autoptr (GHashTable) group_lookup = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) group_lookup
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GHashTable) selector_ids = g_hash_table_new (g_direct_hash, g_direct_equal);
   guint i, j, k;
 
@@ -1052,15 +1051,15 @@ index_build (TsqFingerprintDb *self)
   ix->base = g_ptr_array_new ();
   for (i = 0; i < G_N_ELEMENTS (ix->keyed); i++)
     ix->keyed[i] = bucket_table_new ();
-  ix->sel_rules = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
-  ix->groups = g_ptr_array_new_with_free_func ((GDestroyNotify) group_free);
+  ix->sel_rules = g_ptr_array_new_with_free_func ((GDestroyNotify)g_array_unref);
+  ix->groups = g_ptr_array_new_with_free_func ((GDestroyNotify)group_free);
   ix->selectors = g_ptr_array_new ();
   ix->sel_by_id = bucket_table_new ();
   ix->sel_by_class = bucket_table_new ();
   ix->sel_by_attr = bucket_table_new ();
   ix->sel_by_tag = bucket_table_new ();
-  ix->sel_by_value =
-    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) tsq_fp_ac_free);
+  ix->sel_by_value
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)tsq_fp_ac_free);
   ix->sel_any = g_array_new (FALSE, FALSE, sizeof (guint));
 
   for (i = 0; i < self->techs->len; i++)
@@ -1082,7 +1081,9 @@ index_build (TsqFingerprintDb *self)
           r->tech = t;
           g_ptr_array_add (ix->rules, r);
           if (r->kind == KIND_HEADERS || r->kind == KIND_COOKIES || r->kind == KIND_META)
-            bucket_add (ix->keyed[r->kind == KIND_HEADERS ? 0 : r->kind == KIND_COOKIES ? 1 : 2],
+            bucket_add (ix->keyed[r->kind == KIND_HEADERS   ? 0
+                                  : r->kind == KIND_COOKIES ? 1
+                                                            : 2],
                         r->key, r->id);
           if (ch != CH_NONE)
             {
@@ -1110,31 +1111,31 @@ index_build (TsqFingerprintDb *self)
 
                       switch (tsq_css_selector_get_key (r->selector, k, &v, &attr))
                         {
-                        case TSQ_CSS_KEY_ATTR_VALUE:
-                          ac = g_hash_table_lookup (ix->sel_by_value, attr);
-                          if (ac == NULL)
-                            {
-                              ac = tsq_fp_ac_new ();
-                              g_hash_table_insert (ix->sel_by_value, g_strdup (attr), ac);
-                            }
-                          tsq_fp_ac_add (ac, v, sid);
-                          break;
-                        case TSQ_CSS_KEY_ID:
-                          bucket_add (ix->sel_by_id, v, sid);
-                          break;
-                        case TSQ_CSS_KEY_CLASS:
-                          bucket_add (ix->sel_by_class, v, sid);
-                          break;
-                        case TSQ_CSS_KEY_ATTR:
-                          bucket_add (ix->sel_by_attr, v, sid);
-                          break;
-                        case TSQ_CSS_KEY_TAG:
-                          bucket_add (ix->sel_by_tag, v, sid);
-                          break;
-                        case TSQ_CSS_KEY_ANY:
-                        default:
-                          g_array_append_val (ix->sel_any, sid);
-                          break;
+                          case TSQ_CSS_KEY_ATTR_VALUE:
+                            ac = g_hash_table_lookup (ix->sel_by_value, attr);
+                            if (ac == NULL)
+                              {
+                                ac = tsq_fp_ac_new ();
+                                g_hash_table_insert (ix->sel_by_value, g_strdup (attr), ac);
+                              }
+                            tsq_fp_ac_add (ac, v, sid);
+                            break;
+                          case TSQ_CSS_KEY_ID:
+                            bucket_add (ix->sel_by_id, v, sid);
+                            break;
+                          case TSQ_CSS_KEY_CLASS:
+                            bucket_add (ix->sel_by_class, v, sid);
+                            break;
+                          case TSQ_CSS_KEY_ATTR:
+                            bucket_add (ix->sel_by_attr, v, sid);
+                            break;
+                          case TSQ_CSS_KEY_TAG:
+                            bucket_add (ix->sel_by_tag, v, sid);
+                            break;
+                          case TSQ_CSS_KEY_ANY:
+                          default:
+                            g_array_append_val (ix->sel_any, sid);
+                            break;
                         }
                     }
                   idp = GUINT_TO_POINTER (sid + 1);
@@ -1155,7 +1156,7 @@ index_build (TsqFingerprintDb *self)
         }
       g_ptr_array_add (names, NULL);
       g_strfreev (t->categories);
-      t->categories = (GStrv) g_ptr_array_free (names, FALSE);
+      t->categories = (GStrv)g_ptr_array_free (names, FALSE);
 
       /* setTechnologies(): technologies with requires are only analyzed once what they require
        * was detected */
@@ -1169,10 +1170,10 @@ index_build (TsqFingerprintDb *self)
           g_ptr_array_add (group_get (ix->groups, group_lookup, name, 0)->techs, t);
         }
       for (j = 0; j < t->requires_category->len; j++)
-        g_ptr_array_add (group_get (ix->groups, group_lookup, NULL,
-                                    g_array_index (t->requires_category, int, j))
-                           ->techs,
-                         t);
+        g_ptr_array_add (
+          group_get (ix->groups, group_lookup, NULL, g_array_index (t->requires_category, int, j))
+            ->techs,
+          t);
     }
 
   for (i = 0; i < N_CHANNELS; i++)
@@ -1194,41 +1195,41 @@ index_build (TsqFingerprintDb *self)
 
 typedef struct
 {
-  const char *s;     /* valid UTF-8 */
-  gsize       len;
-  char       *owned;
-  char       *lower; /* ASCII lower-case copy, for memmem prefilters (short texts only) */
+  const char *s; /* valid UTF-8 */
+  gsize len;
+  char *owned;
+  char *lower; /* ASCII lower-case copy, for memmem prefilters (short texts only) */
 } Text;
 
 typedef struct
 {
   Tech *tech;
-  int   confidence;
+  int confidence;
   char *version; /* "" when none */
 } Det;
 
 typedef struct
 {
   Tech *tech;
-  int   confidence;
+  int confidence;
   char *version;
 } Res;
 
 typedef struct
 {
-  TsqFingerprintDb          *db;
-  Index                     *ix;
+  TsqFingerprintDb *db;
+  Index *ix;
   const TsqFingerprintInput *in;
-  Text                       html, scripts, css, url;
-  GPtrArray                 *src;     /* Text* */
-  GHashTable                *headers; /* lower name -> Text* */
-  GHashTable                *cookies; /* lower name -> Text* */
-  GHashTable                *meta;    /* lower name -> GPtrArray of Text* */
-  guint64                   *cand;    /* rule id bits: worth running (literal found, key present) */
-  int                       *first_start;
-  GArray                    *dets;    /* Det */
-  GPtrArray                **sel_nodes; /* per selector id: xmlNode* matches, or NULL */
-  guint8                    *evaluated; /* bits by Tech index */
+  Text html, scripts, css, url;
+  GPtrArray *src;      /* Text* */
+  GHashTable *headers; /* lower name -> Text* */
+  GHashTable *cookies; /* lower name -> Text* */
+  GHashTable *meta;    /* lower name -> GPtrArray of Text* */
+  guint64 *cand;       /* rule id bits: worth running (literal found, key present) */
+  int *first_start;
+  GArray *dets;          /* Det */
+  GPtrArray **sel_nodes; /* per selector id: xmlNode* matches, or NULL */
+  guint8 *evaluated;     /* bits by Tech index */
 } Ctx;
 
 static void
@@ -1240,12 +1241,12 @@ text_set (Text *t, const char *s, gssize len, gboolean want_lower)
   if (s == NULL)
     return;
   if (len < 0)
-    len = (gssize) strlen (s);
+    len = (gssize)strlen (s);
   /* GRegex matches without a UTF-8 check: invalid input must never reach PCRE2 */
   if (g_utf8_validate (s, len, &end))
     {
       t->s = s;
-      t->len = (gsize) len;
+      t->len = (gsize)len;
     }
   else
     {
@@ -1254,7 +1255,7 @@ text_set (Text *t, const char *s, gssize len, gboolean want_lower)
       t->len = strlen (t->owned);
     }
   if (want_lower)
-    t->lower = g_ascii_strdown (t->s, (gssize) t->len);
+    t->lower = g_ascii_strdown (t->s, (gssize)t->len);
 }
 
 static void
@@ -1301,16 +1302,16 @@ text_set_joined (Text *t, GPtrArray *parts)
       if (p != NULL)
         g_string_append (joined, p);
     }
-  text_set (t, joined->str, (gssize) joined->len, FALSE);
+  text_set (t, joined->str, (gssize)joined->len, FALSE);
   if (t->owned == NULL)
     t->owned = g_string_free (joined, FALSE);
   else
     g_string_free (joined, TRUE);
 }
 
-#define BIT_SET(bits, i) ((bits)[(i) >> 3] & (1u << ((i) & 7)))
-#define CAND_SET(ctx, i) ((ctx)->cand[(i) >> 6] |= G_GUINT64_CONSTANT (1) << ((i) & 63))
-#define CAND_TEST(ctx, i) (((ctx)->cand[(i) >> 6] >> ((i) & 63)) & 1)
+#define BIT_SET(bits, i) ((bits)[(i) >> 3] & (1u << ((i)&7)))
+#define CAND_SET(ctx, i) ((ctx)->cand[(i) >> 6] |= G_GUINT64_CONSTANT (1) << ((i)&63))
+#define CAND_TEST(ctx, i) (((ctx)->cand[(i) >> 6] >> ((i)&63)) & 1)
 
 static void
 mark_keyed (Ctx *ctx, guint which, const char *key)
@@ -1363,7 +1364,7 @@ ctx_init (Ctx *ctx, TsqFingerprintDb *db, const TsqFingerprintInput *in)
   text_set_joined (&ctx->scripts, in->scripts);
   text_set_joined (&ctx->css, in->css);
   text_set (&ctx->url, in->url, -1, FALSE);
-  ctx->src = g_ptr_array_new_with_free_func ((GDestroyNotify) text_free);
+  ctx->src = g_ptr_array_new_with_free_func ((GDestroyNotify)text_free);
   for (i = 0; in->script_src != NULL && i < in->script_src->len; i++)
     {
       const char *s = g_ptr_array_index (in->script_src, i);
@@ -1372,7 +1373,7 @@ ctx_init (Ctx *ctx, TsqFingerprintDb *db, const TsqFingerprintInput *in)
         g_ptr_array_add (ctx->src, text_new (s, TRUE));
     }
 
-  ctx->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) text_free);
+  ctx->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)text_free);
   if (in->headers != NULL)
     {
       g_hash_table_iter_init (&iter, in->headers);
@@ -1385,7 +1386,7 @@ ctx_init (Ctx *ctx, TsqFingerprintDb *db, const TsqFingerprintInput *in)
             g_hash_table_replace (ctx->headers, lower, text_new (value, TRUE));
           }
     }
-  ctx->cookies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) text_free);
+  ctx->cookies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)text_free);
   if (in->cookies != NULL)
     {
       g_hash_table_iter_init (&iter, in->cookies);
@@ -1398,8 +1399,8 @@ ctx_init (Ctx *ctx, TsqFingerprintDb *db, const TsqFingerprintInput *in)
             g_hash_table_replace (ctx->cookies, lower, text_new (value, TRUE));
           }
     }
-  ctx->meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                     (GDestroyNotify) g_ptr_array_unref);
+  ctx->meta
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
   if (in->meta != NULL)
     {
       g_hash_table_iter_init (&iter, in->meta);
@@ -1416,7 +1417,7 @@ ctx_init (Ctx *ctx, TsqFingerprintDb *db, const TsqFingerprintInput *in)
           texts = g_hash_table_lookup (ctx->meta, lower);
           if (texts == NULL)
             {
-              texts = g_ptr_array_new_with_free_func ((GDestroyNotify) text_free);
+              texts = g_ptr_array_new_with_free_func ((GDestroyNotify)text_free);
               g_hash_table_insert (ctx->meta, g_steal_pointer (&lower), texts);
             }
           for (i = 0; i < contents->len; i++)
@@ -1478,7 +1479,7 @@ match_value (Ctx *ctx, Tech *t, Rule *r, const Text *v, gboolean prefilter, int 
   if (prefilter && v->lower != NULL && !tsq_fp_pattern_prefilter (r->pattern, v->lower, v->len))
     return;
   /* JIT pays off on long texts; short values (script URLs, headers) run interpreted */
-  if (tsq_fp_pattern_match (r->pattern, v->s, (gssize) v->len, start, v->len > 2048, &version))
+  if (tsq_fp_pattern_match (r->pattern, v->s, (gssize)v->len, start, v->len > 2048, &version))
     add_det (ctx, t, r, version);
 }
 
@@ -1497,8 +1498,8 @@ start_offset (Ctx *ctx, const Rule *r)
 
 typedef struct
 {
-  Ctx      *ctx;
-  xmlNode  *node;
+  Ctx *ctx;
+  xmlNode *node;
   xmlNode **last;
 } DomVisit;
 
@@ -1533,7 +1534,7 @@ collect_dom (Ctx *ctx)
   guint n_sel = ix->selectors->len;
   xmlNode **last;
   xmlNode *n;
-  xmlNode *root = (xmlNode *) ctx->in->dom;
+  xmlNode *root = (xmlNode *)ctx->in->dom;
 
   ctx->sel_nodes = g_new0 (GPtrArray *, MAX (1, n_sel));
   if (n_sel == 0)
@@ -1571,7 +1572,7 @@ collect_dom (Ctx *ctx)
                 buckets[nb++] = ids;
               v = (a->children != NULL && a->children->type == XML_TEXT_NODE
                    && a->children->content != NULL)
-                    ? (const char *) a->children->content
+                    ? (const char *)a->children->content
                     : NULL;
               if (v == NULL)
                 continue;
@@ -1582,13 +1583,13 @@ collect_dom (Ctx *ctx)
                 if (ac != NULL)
                   tsq_fp_ac_scan_func (ac, v, strlen (v), dom_try_selector, &visit);
               }
-              if (strcmp ((const char *) a->name, "id") == 0)
+              if (strcmp ((const char *)a->name, "id") == 0)
                 {
                   ids = g_hash_table_lookup (ix->sel_by_id, v);
                   if (ids != NULL && nb < G_N_ELEMENTS (buckets))
                     buckets[nb++] = ids;
                 }
-              else if (strcmp ((const char *) a->name, "class") == 0)
+              else if (strcmp ((const char *)a->name, "class") == 0)
                 {
                   g_auto (GStrv) tokens = g_strsplit_set (v, " \t\n\r\f", -1);
                   guint t;
@@ -1635,7 +1636,7 @@ node_text (xmlNode *node)
 
   if (content == NULL)
     return g_strdup ("");
-  s = g_strstrip (g_strdup ((const char *) content));
+  s = g_strstrip (g_strdup ((const char *)content));
   xmlFree (content);
   len = strlen (s);
   if (len > 1000000)
@@ -1643,7 +1644,7 @@ node_text (xmlNode *node)
       const char *end = s + 1000000;
 
       /* cut on a character boundary */
-      while (end > s && ((guchar) *end & 0xC0) == 0x80)
+      while (end > s && ((guchar)*end & 0xC0) == 0x80)
         end--;
       s[end - s] = '\0';
     }
@@ -1663,59 +1664,60 @@ eval_dom_rule (Ctx *ctx, Tech *t, Rule *r, guint *budget)
     return;
   switch (r->dom_op)
     {
-    case DOM_EXISTS:
-      {
-        Text empty = { "", 0, NULL, NULL };
-
-        (*budget)--;
-        match_value (ctx, t, r, &empty, FALSE, 0);
-        break;
-      }
-    case DOM_TEXT:
-      {
-        g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-
-        for (i = 0; i < nodes->len && *budget > 0; i++)
-          {
-            char *s = node_text (g_ptr_array_index (nodes, i));
-            Text v = { 0 };
-
-            if (*s == '\0' || !g_hash_table_add (seen, s))
-              {
-                if (*s == '\0')
-                  g_free (s);
-                continue;
-              }
-            (*budget)--;
-            text_set (&v, s, -1, FALSE);
-            match_value (ctx, t, r, &v, FALSE, 0);
-            text_clear (&v);
-          }
-        break;
-      }
-    case DOM_ATTRIBUTE:
-      for (i = 0; i < nodes->len; i++)
+      case DOM_EXISTS:
         {
-          xmlChar *to_free = NULL;
-          const char *value = tsq_css_node_get_attribute (g_ptr_array_index (nodes, i), r->key,
-                                                          &to_free);
+          Text empty = { "", 0, NULL, NULL };
 
-          if (value != NULL)
+          (*budget)--;
+          match_value (ctx, t, r, &empty, FALSE, 0);
+          break;
+        }
+      case DOM_TEXT:
+        {
+          g_autoptr (GHashTable) seen
+            = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+          for (i = 0; i<nodes->len && * budget> 0; i++)
             {
+              char *s = node_text (g_ptr_array_index (nodes, i));
               Text v = { 0 };
 
+              if (*s == '\0' || !g_hash_table_add (seen, s))
+                {
+                  if (*s == '\0')
+                    g_free (s);
+                  continue;
+                }
               (*budget)--;
-              text_set (&v, value, -1, FALSE);
+              text_set (&v, s, -1, FALSE);
               match_value (ctx, t, r, &v, FALSE, 0);
               text_clear (&v);
-              if (to_free != NULL)
-                xmlFree (to_free);
-              break;
             }
+          break;
         }
-      break;
-    default:
-      break;
+      case DOM_ATTRIBUTE:
+        for (i = 0; i < nodes->len; i++)
+          {
+            xmlChar *to_free = NULL;
+            const char *value
+              = tsq_css_node_get_attribute (g_ptr_array_index (nodes, i), r->key, &to_free);
+
+            if (value != NULL)
+              {
+                Text v = { 0 };
+
+                (*budget)--;
+                text_set (&v, value, -1, FALSE);
+                match_value (ctx, t, r, &v, FALSE, 0);
+                text_clear (&v);
+                if (to_free != NULL)
+                  xmlFree (to_free);
+                break;
+              }
+          }
+        break;
+      default:
+        break;
     }
 }
 
@@ -1728,48 +1730,48 @@ eval_rule (Ctx *ctx, Rule *r, guint *dom_budget)
 
   switch (r->kind)
     {
-    case KIND_HTML:
-    case KIND_SCRIPTS:
-    case KIND_CSS:
-    case KIND_URL:
-      {
-        const Text *v = r->kind == KIND_HTML      ? &ctx->html
-                        : r->kind == KIND_SCRIPTS ? &ctx->scripts
-                        : r->kind == KIND_CSS     ? &ctx->css
-                                                  : &ctx->url;
+      case KIND_HTML:
+      case KIND_SCRIPTS:
+      case KIND_CSS:
+      case KIND_URL:
+        {
+          const Text *v = r->kind == KIND_HTML      ? &ctx->html
+                          : r->kind == KIND_SCRIPTS ? &ctx->scripts
+                          : r->kind == KIND_CSS     ? &ctx->css
+                                                    : &ctx->url;
 
-        if (v->s != NULL)
-          match_value (ctx, t, r, v, FALSE, r->kind == KIND_URL ? 0 : start_offset (ctx, r));
+          if (v->s != NULL)
+            match_value (ctx, t, r, v, FALSE, r->kind == KIND_URL ? 0 : start_offset (ctx, r));
+          break;
+        }
+      case KIND_SCRIPT_SRC:
+        for (j = 0; j < ctx->src->len; j++)
+          match_value (ctx, t, r, g_ptr_array_index (ctx->src, j), TRUE, 0);
         break;
-      }
-    case KIND_SCRIPT_SRC:
-      for (j = 0; j < ctx->src->len; j++)
-        match_value (ctx, t, r, g_ptr_array_index (ctx->src, j), TRUE, 0);
-      break;
-    case KIND_HEADERS:
-    case KIND_COOKIES:
-      {
-        const Text *v =
-          g_hash_table_lookup (r->kind == KIND_HEADERS ? ctx->headers : ctx->cookies, r->key);
+      case KIND_HEADERS:
+      case KIND_COOKIES:
+        {
+          const Text *v
+            = g_hash_table_lookup (r->kind == KIND_HEADERS ? ctx->headers : ctx->cookies, r->key);
 
-        if (v != NULL)
-          match_value (ctx, t, r, v, TRUE, 0);
-        break;
-      }
-    case KIND_META:
-      {
-        GPtrArray *values = g_hash_table_lookup (ctx->meta, r->key);
+          if (v != NULL)
+            match_value (ctx, t, r, v, TRUE, 0);
+          break;
+        }
+      case KIND_META:
+        {
+          GPtrArray *values = g_hash_table_lookup (ctx->meta, r->key);
 
-        for (j = 0; values != NULL && j < values->len; j++)
-          match_value (ctx, t, r, g_ptr_array_index (values, j), TRUE, 0);
+          for (j = 0; values != NULL && j < values->len; j++)
+            match_value (ctx, t, r, g_ptr_array_index (values, j), TRUE, 0);
+          break;
+        }
+      case KIND_DOM:
+        if (ctx->sel_nodes != NULL)
+          eval_dom_rule (ctx, t, r, dom_budget);
         break;
-      }
-    case KIND_DOM:
-      if (ctx->sel_nodes != NULL)
-        eval_dom_rule (ctx, t, r, dom_budget);
-      break;
-    default:
-      break;
+      default:
+        break;
     }
 }
 
@@ -1789,7 +1791,7 @@ eval_base (Ctx *ctx)
 
       while (bits != 0)
         {
-          guint id = w * 64 + (guint) __builtin_ctzll (bits);
+          guint id = w * 64 + (guint)__builtin_ctzll (bits);
           Rule *r;
 
           bits &= bits - 1;
@@ -1816,7 +1818,7 @@ eval_tech (Ctx *ctx, Tech *t)
 
   if (BIT_SET (ctx->evaluated, t->index))
     return;
-  ctx->evaluated[t->index >> 3] |= (guint8) (1u << (t->index & 7));
+  ctx->evaluated[t->index >> 3] |= (guint8)(1u << (t->index & 7));
   for (i = 0; i < t->rules->len; i++)
     {
       Rule *r = g_ptr_array_index (t->rules, i);
@@ -1839,7 +1841,7 @@ res_contains (GPtrArray *res, Tech *t)
   guint i;
 
   for (i = 0; i < res->len; i++)
-    if (((Res *) g_ptr_array_index (res, i))->tech == t)
+    if (((Res *)g_ptr_array_index (res, i))->tech == t)
       return TRUE;
   return FALSE;
 }
@@ -1849,7 +1851,7 @@ res_contains (GPtrArray *res, Tech *t)
 static GPtrArray *
 resolve (Ctx *ctx)
 {
-  GPtrArray *res = g_ptr_array_new_with_free_func ((GDestroyNotify) res_free);
+  GPtrArray *res = g_ptr_array_new_with_free_func ((GDestroyNotify)res_free);
   g_autoptr (GHashTable) by_tech = g_hash_table_new (g_direct_hash, g_direct_equal);
   guint i, len0, k;
   gboolean done;
@@ -1891,14 +1893,15 @@ resolve (Ctx *ctx)
       r = g_ptr_array_index (res, k);
       for (e = 0; e < r->tech->excludes->len; e++)
         {
-          Tech *x = g_hash_table_lookup (ctx->db->by_name, g_ptr_array_index (r->tech->excludes, e));
+          Tech *x
+            = g_hash_table_lookup (ctx->db->by_name, g_ptr_array_index (r->tech->excludes, e));
           guint m;
 
           if (x == NULL)
             continue;
           for (m = 0; m < res->len;)
             {
-              if (((Res *) g_ptr_array_index (res, m))->tech == x)
+              if (((Res *)g_ptr_array_index (res, m))->tech == x)
                 {
                   if (g_ptr_array_index (res, m) == r)
                     r = NULL;
@@ -1952,7 +1955,7 @@ group_applies (const Group *g, GPtrArray *res)
 
   for (i = 0; i < res->len; i++)
     {
-      Tech *t = ((Res *) g_ptr_array_index (res, i))->tech;
+      Tech *t = ((Res *)g_ptr_array_index (res, i))->tech;
 
       if (!g->by_category)
         {
@@ -1970,8 +1973,8 @@ group_applies (const Group *g, GPtrArray *res)
 static int
 compare_detections (gconstpointer a, gconstpointer b)
 {
-  const TsqDetection *da = *(const TsqDetection *const *) a;
-  const TsqDetection *db = *(const TsqDetection *const *) b;
+  const TsqDetection *da = *(const TsqDetection *const *)a;
+  const TsqDetection *db = *(const TsqDetection *const *)b;
   int c = g_ascii_strcasecmp (da->name, db->name);
 
   return c != 0 ? c : strcmp (da->name, db->name);
@@ -1992,16 +1995,16 @@ fill_stats (TsqFingerprintDb *db, const TsqFingerprintInput *input, TsqFingerpri
       if (k == SKIP_DOM && input->dom == NULL)
         n += ix->n_dom_rules;
       if (n > 0)
-        g_hash_table_insert (stats->skipped, (gpointer) skip_names[k], GUINT_TO_POINTER (n));
+        g_hash_table_insert (stats->skipped, (gpointer)skip_names[k], GUINT_TO_POINTER (n));
     }
 }
 
 GPtrArray *
-tsq_fingerprint_db_analyze (TsqFingerprintDb          *db,
+tsq_fingerprint_db_analyze (TsqFingerprintDb *db,
                             const TsqFingerprintInput *input,
-                            TsqFingerprintStats       *stats)
+                            TsqFingerprintStats *stats)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_detection_free);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_detection_free);
   g_autofree gboolean *group_done = NULL;
   GPtrArray *res = NULL;
   Ctx ctx;

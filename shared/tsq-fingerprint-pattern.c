@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (tsq-fp-pattern-error-quark, tsq_fp_pattern_error)
+G_DEFINE_QUARK (tsq - fp - pattern - error - quark, tsq_fp_pattern_error)
 
 /* Any-of sets larger than this are not worth prefiltering with. */
 #define MAX_SET_SIZE 32
@@ -28,9 +28,9 @@ tsq_fp_wappalyzer_preprocess (const char *regex)
 
   /* The same string rewrites as parsePattern(), in the same order:
    *   .replace(/\//g, '\\/')   .replace(/\\\+/g, '__escapedPlus__')
-   *   .replace(/\+/g, '{1,250}')   .replace(/\*\/g, '{0,250}')   .replace(/__escapedPlus__/g, '\\+')
-   * Done in one pass: an escaped plus is a backslash (as produced by step one or written) directly
-   * followed by '+'. Step one turns '/' into "\/", which cannot create a "\+" pair. */
+   *   .replace(/\+/g, '{1,250}')   .replace(/\*\/g, '{0,250}')   .replace(/__escapedPlus__/g,
+   * '\\+') Done in one pass: an escaped plus is a backslash (as produced by step one or written)
+   * directly followed by '+'. Step one turns '/' into "\/", which cannot create a "\+" pair. */
   for (p = regex; *p; p++)
     {
       if (*p == '/')
@@ -108,11 +108,11 @@ tsq_fp_split_tags (const char *text, GHashTable **tags_out)
  * node contains. */
 typedef struct
 {
-  GPtrArray *variants;  /* char*, NULL = not a small finite set */
-  GPtrArray *set;       /* char*, NULL = none */
-  int        max;       /* bound of matched bytes, UNBOUNDED when none */
-  gboolean   assertion; /* zero-width: ^ $ \b \B lookarounds */
-  gboolean   lookahead; /* (?= or (?!: the only assertions JS lets a quantifier follow */
+  GPtrArray *variants; /* char*, NULL = not a small finite set */
+  GPtrArray *set;      /* char*, NULL = none */
+  int max;             /* bound of matched bytes, UNBOUNDED when none */
+  gboolean assertion;  /* zero-width: ^ $ \b \B lookarounds */
+  gboolean lookahead;  /* (?= or (?!: the only assertions JS lets a quantifier follow */
 } Info;
 
 #define MAX_VARIANTS 32
@@ -121,12 +121,12 @@ typedef struct
 {
   const char *p;
   const char *end;
-  GString    *out;
-  guint       n_groups;
-  gboolean    has_named;
-  GError    **error;
-  gboolean    failed;
-  guint       depth;
+  GString *out;
+  guint n_groups;
+  gboolean has_named;
+  GError **error;
+  gboolean failed;
+  guint depth;
 } Parser;
 
 static void
@@ -197,14 +197,19 @@ sat_mul (int a, int b)
 
 /* Substrings so frequent in HTML, scripts and URLs that a literal made of them hardly filters. */
 static const char *const common_fragments[] = {
-  "<script", "</script>", "script", "<link", "<div", "<span", "<meta", "<img", "<a ", "<input",
-  "<form", "<iframe", "<style", "<body", "<html", "<head", "<ul", "<li", "<p ", "<nav",
-  "<section", "<button", "<svg", "href=", "src=", "class=", "rel=", "type=", "content=", "name=",
-  "id=", "style=", "data-", "property=", "stylesheet", "text/javascript", "javascript",
-  "text/css", "https://", "http://", "https", "http", "www.", ".com", ".min", ".js", ".css",
-  "function", "var ", "window.", "document.", "return", "this.", "true", "false", "null",
-  "/static/", "/assets/", "/js/", "/css/", "\"", "'", " ", "/", "=", "<", ">", ".", "-", "_",
-  ":", ";", ",", "(", ")", "{", "}",
+  "<script",    "</script>", "script",    "<link",     "<div",       "<span",
+  "<meta",      "<img",      "<a ",       "<input",    "<form",      "<iframe",
+  "<style",     "<body",     "<html",     "<head",     "<ul",        "<li",
+  "<p ",        "<nav",      "<section",  "<button",   "<svg",       "href=",
+  "src=",       "class=",    "rel=",      "type=",     "content=",   "name=",
+  "id=",        "style=",    "data-",     "property=", "stylesheet", "text/javascript",
+  "javascript", "text/css",  "https://",  "http://",   "https",      "http",
+  "www.",       ".com",      ".min",      ".js",       ".css",       "function",
+  "var ",       "window.",   "document.", "return",    "this.",      "true",
+  "false",      "null",      "/static/",  "/assets/",  "/js/",       "/css/",
+  "\"",         "'",         " ",         "/",         "=",          "<",
+  ">",          ".",         "-",         "_",         ":",          ";",
+  ",",          "(",         ")",         "{",         "}",
 };
 
 /* Characters of s not covered by a common fragment. */
@@ -246,11 +251,11 @@ set_score (GPtrArray *set)
   for (i = 0; i < set->len; i++)
     {
       const char *m = g_ptr_array_index (set, i);
-      int v = MIN (effective_length (m), 200) * 256 + (int) MIN (strlen (m), 255);
+      int v = MIN (effective_length (m), 200) * 256 + (int)MIN (strlen (m), 255);
 
       min = MIN (min, v);
     }
-  return min * 64 - (int) MIN (set->len, 63);
+  return min * 64 - (int)MIN (set->len, 63);
 }
 
 static GPtrArray *
@@ -271,7 +276,7 @@ strv_product (GPtrArray *a, GPtrArray *b)
   GPtrArray *out;
   guint i, j;
 
-  if ((gsize) a->len * b->len > MAX_VARIANTS)
+  if ((gsize)a->len * b->len > MAX_VARIANTS)
     return NULL;
   out = strv_new ();
   for (i = 0; i < a->len; i++)
@@ -310,7 +315,7 @@ flush_run (GPtrArray **run, GPtrArray **best)
   gboolean ok = TRUE;
 
   for (i = 0; i < (*run)->len; i++)
-    if (*(const char *) g_ptr_array_index (*run, i) == '\0')
+    if (*(const char *)g_ptr_array_index (*run, i) == '\0')
       ok = FALSE;
   if (ok)
     consider (best, *run);
@@ -344,7 +349,7 @@ hex_value (const char *p, int n)
   int i;
 
   for (i = 0; i < n; i++)
-    v = v * 16 + (gunichar) g_ascii_xdigit_value (p[i]);
+    v = v * 16 + (gunichar)g_ascii_xdigit_value (p[i]);
   return v;
 }
 
@@ -371,7 +376,7 @@ read_quantifier (Parser *ps, int *min, int *max, const char **end_out)
       if (q >= ps->end || !g_ascii_isdigit (*q))
         return FALSE;
       for (; q < ps->end && g_ascii_isdigit (*q); q++)
-        a = MIN (a * 10 + (*q - '0'), (gint64) G_MAXINT / 4);
+        a = MIN (a * 10 + (*q - '0'), (gint64)G_MAXINT / 4);
       b = a;
       if (q < ps->end && *q == ',')
         {
@@ -380,7 +385,7 @@ read_quantifier (Parser *ps, int *min, int *max, const char **end_out)
             {
               b = 0;
               for (; q < ps->end && g_ascii_isdigit (*q); q++)
-                b = MIN (b * 10 + (*q - '0'), (gint64) G_MAXINT / 4);
+                b = MIN (b * 10 + (*q - '0'), (gint64)G_MAXINT / 4);
             }
           else
             b = UNBOUNDED;
@@ -388,8 +393,8 @@ read_quantifier (Parser *ps, int *min, int *max, const char **end_out)
       if (q >= ps->end || *q != '}')
         return FALSE;
       p = q + 1;
-      *min = (int) a;
-      *max = (int) b;
+      *min = (int)a;
+      *max = (int)b;
     }
   else
     return FALSE;
@@ -448,7 +453,7 @@ read_octal (Parser *ps)
 
   while (ps->p < ps->end && *ps->p >= '0' && *ps->p <= '7' && n < 3)
     {
-      gunichar nv = v * 8 + (gunichar) (*ps->p - '0');
+      gunichar nv = v * 8 + (gunichar)(*ps->p - '0');
 
       if (nv > 0377)
         break;
@@ -471,14 +476,14 @@ char_cp (Parser *ps, gunichar cp, Info *info, gboolean in_class)
       return;
     }
   if (cp >= 0x20 && cp < 0x7f && (g_ascii_isalnum (cp) || cp == ' '))
-    g_string_append_c (ps->out, (char) cp);
+    g_string_append_c (ps->out, (char)cp);
   else
     emit_code_point (ps->out, cp);
   if (cp > 0 && cp < 0x80)
-    info_init_char (info, (char) cp);
+    info_init_char (info, (char)cp);
   else
     info_init_unknown (info, 4);
-  (void) in_class;
+  (void)in_class;
 }
 
 /* Parses an escape after the backslash (ps->p at the escaped char). in_class: inside [...].
@@ -494,116 +499,117 @@ parse_escape (Parser *ps, Info *info, gboolean in_class, gboolean *class_escape_
   c = *ps->p++;
   switch (c)
     {
-    case 'd':
-    case 'D':
-    case 'w':
-    case 'W':
-    case 's':
-    case 'S':
-      g_string_append_c (ps->out, '\\');
-      g_string_append_c (ps->out, c);
-      info_init_unknown (info, 4);
-      *class_escape_out = TRUE;
-      return TRUE;
-    case 'b':
-    case 'B':
-      if (in_class)
-        {
-          /* [\b] is backspace; [\B] an identity escape */
-          if (c == 'b')
-            g_string_append (ps->out, "\\x08");
-          else
-            g_string_append_c (ps->out, 'B');
-          if (c == 'b')
+      case 'd':
+      case 'D':
+      case 'w':
+      case 'W':
+      case 's':
+      case 'S':
+        g_string_append_c (ps->out, '\\');
+        g_string_append_c (ps->out, c);
+        info_init_unknown (info, 4);
+        *class_escape_out = TRUE;
+        return TRUE;
+      case 'b':
+      case 'B':
+        if (in_class)
+          {
+            /* [\b] is backspace; [\B] an identity escape */
+            if (c == 'b')
+              g_string_append (ps->out, "\\x08");
+            else
+              g_string_append_c (ps->out, 'B');
+            if (c == 'b')
+              info_init_unknown (info, 1);
+            else
+              info_init_char (info, 'B');
+            return TRUE;
+          }
+        g_string_append_c (ps->out, '\\');
+        g_string_append_c (ps->out, c);
+        info_init_unknown (info, 0);
+        info->assertion = TRUE;
+        return TRUE;
+      case 'n':
+      case 'r':
+      case 't':
+      case 'f':
+        g_string_append_c (ps->out, '\\');
+        g_string_append_c (ps->out, c);
+        info_init_char (info, c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : '\f');
+        return TRUE;
+      case 'v':
+        g_string_append (ps->out, "\\x0b");
+        info_init_char (info, '\v');
+        return TRUE;
+      case 'c':
+        if (ps->p < ps->end
+            && (g_ascii_isalpha (*ps->p)
+                || (in_class && (g_ascii_isdigit (*ps->p) || *ps->p == '_'))))
+          {
+            char ctl = (char)(*ps->p++ % 32);
+
+            emit_code_point (ps->out, (gunichar)ctl);
             info_init_unknown (info, 1);
-          else
-            info_init_char (info, 'B');
-          return TRUE;
-        }
-      g_string_append_c (ps->out, '\\');
-      g_string_append_c (ps->out, c);
-      info_init_unknown (info, 0);
-      info->assertion = TRUE;
-      return TRUE;
-    case 'n':
-    case 'r':
-    case 't':
-    case 'f':
-      g_string_append_c (ps->out, '\\');
-      g_string_append_c (ps->out, c);
-      info_init_char (info, c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : '\f');
-      return TRUE;
-    case 'v':
-      g_string_append (ps->out, "\\x0b");
-      info_init_char (info, '\v');
-      return TRUE;
-    case 'c':
-      if (ps->p < ps->end
-          && (g_ascii_isalpha (*ps->p) || (in_class && (g_ascii_isdigit (*ps->p) || *ps->p == '_'))))
-        {
-          char ctl = (char) (*ps->p++ % 32);
+            return TRUE;
+          }
+        /* Annex B: a lone \c is a backslash followed by 'c' */
+        g_string_append (ps->out, "\\\\c");
+        info_init_unknown (info, 2);
+        return TRUE;
+      case 'x':
+        if (ps->end - ps->p >= 2 && is_hex (ps->p[0]) && is_hex (ps->p[1]))
+          {
+            gunichar cp = hex_value (ps->p, 2);
 
-          emit_code_point (ps->out, (gunichar) ctl);
-          info_init_unknown (info, 1);
-          return TRUE;
-        }
-      /* Annex B: a lone \c is a backslash followed by 'c' */
-      g_string_append (ps->out, "\\\\c");
-      info_init_unknown (info, 2);
-      return TRUE;
-    case 'x':
-      if (ps->end - ps->p >= 2 && is_hex (ps->p[0]) && is_hex (ps->p[1]))
+            ps->p += 2;
+            char_cp (ps, cp, info, in_class);
+            return !ps->failed;
+          }
+        g_string_append_c (ps->out, 'x');
+        info_init_char (info, 'x');
+        return TRUE;
+      case 'u':
         {
-          gunichar cp = hex_value (ps->p, 2);
+          gunichar cp = read_unicode_escape (ps);
 
-          ps->p += 2;
+          if (cp == G_MAXUINT32)
+            {
+              g_string_append_c (ps->out, 'u');
+              info_init_char (info, 'u');
+              return TRUE;
+            }
           char_cp (ps, cp, info, in_class);
           return !ps->failed;
         }
-      g_string_append_c (ps->out, 'x');
-      info_init_char (info, 'x');
-      return TRUE;
-    case 'u':
-      {
-        gunichar cp = read_unicode_escape (ps);
-
-        if (cp == G_MAXUINT32)
+      case 'k':
+        if (!in_class && ps->has_named && ps->p < ps->end && *ps->p == '<')
           {
-            g_string_append_c (ps->out, 'u');
-            info_init_char (info, 'u');
+            const char *close = memchr (ps->p, '>', ps->end - ps->p);
+
+            if (close == NULL)
+              return fail (ps, TSQ_FP_PATTERN_ERROR_SYNTAX, "invalid named reference");
+            g_string_append (ps->out, "\\k");
+            g_string_append_len (ps->out, ps->p, close + 1 - ps->p);
+            ps->p = close + 1;
+            info_init_unknown (info, UNBOUNDED);
             return TRUE;
           }
-        char_cp (ps, cp, info, in_class);
-        return !ps->failed;
-      }
-    case 'k':
-      if (!in_class && ps->has_named && ps->p < ps->end && *ps->p == '<')
-        {
-          const char *close = memchr (ps->p, '>', ps->end - ps->p);
-
-          if (close == NULL)
-            return fail (ps, TSQ_FP_PATTERN_ERROR_SYNTAX, "invalid named reference");
-          g_string_append (ps->out, "\\k");
-          g_string_append_len (ps->out, ps->p, close + 1 - ps->p);
-          ps->p = close + 1;
-          info_init_unknown (info, UNBOUNDED);
-          return TRUE;
-        }
-      g_string_append_c (ps->out, 'k');
-      info_init_char (info, 'k');
-      return TRUE;
-    case '0':
-      if (ps->p < ps->end && g_ascii_isdigit (*ps->p))
-        {
-          ps->p--;
-          char_cp (ps, read_octal (ps), info, in_class);
-          return !ps->failed;
-        }
-      g_string_append (ps->out, "\\x00");
-      info_init_unknown (info, 1);
-      return TRUE;
-    default:
-      break;
+        g_string_append_c (ps->out, 'k');
+        info_init_char (info, 'k');
+        return TRUE;
+      case '0':
+        if (ps->p < ps->end && g_ascii_isdigit (*ps->p))
+          {
+            ps->p--;
+            char_cp (ps, read_octal (ps), info, in_class);
+            return !ps->failed;
+          }
+        g_string_append (ps->out, "\\x00");
+        info_init_unknown (info, 1);
+        return TRUE;
+      default:
+        break;
     }
 
   if (c >= '1' && c <= '9')
@@ -613,10 +619,10 @@ parse_escape (Parser *ps, Info *info, gboolean in_class, gboolean *class_escape_
       const char *q = start;
 
       for (; q < ps->end && g_ascii_isdigit (*q); q++)
-        n = MIN (n * 10 + (*q - '0'), (gint64) G_MAXINT);
+        n = MIN (n * 10 + (*q - '0'), (gint64)G_MAXINT);
       if (!in_class && n <= ps->n_groups)
         {
-          g_string_append_printf (ps->out, "\\g{%d}", (int) n);
+          g_string_append_printf (ps->out, "\\g{%d}", (int)n);
           ps->p = q;
           info_init_unknown (info, UNBOUNDED);
           return TRUE;
@@ -641,7 +647,7 @@ parse_escape (Parser *ps, Info *info, gboolean in_class, gboolean *class_escape_
       return TRUE;
     }
 
-  if ((guchar) c >= 0x80)
+  if ((guchar)c >= 0x80)
     {
       /* identity escape of a non-ASCII character: copy its UTF-8 sequence */
       const char *start = ps->p - 1;
@@ -683,11 +689,11 @@ parse_class_atom (Parser *ps, char *single, gboolean *cls)
           return FALSE;
         }
       if (info.variants != NULL && info.variants->len == 1)
-        *single = *(const char *) g_ptr_array_index (info.variants, 0);
+        *single = *(const char *)g_ptr_array_index (info.variants, 0);
       info_clear (&info);
       return TRUE;
     }
-  if ((guchar) c >= 0x80)
+  if ((guchar)c >= 0x80)
     {
       const char *next = g_utf8_find_next_char (ps->p, ps->end);
 
@@ -780,7 +786,7 @@ parse_class (Parser *ps, Info *info)
   else
     info_init_unknown (info, 4);
   g_string_free (chars, TRUE);
-  (void) out_start;
+  (void)out_start;
   return TRUE;
 }
 
@@ -865,57 +871,57 @@ parse_atom (Parser *ps, Info *info)
 
   switch (c)
     {
-    case '^':
-    case '$':
-      ps->p++;
-      g_string_append_c (ps->out, c);
-      info_init_unknown (info, 0);
-      info->assertion = TRUE;
-      return TRUE;
-    case '.':
-      ps->p++;
-      g_string_append_c (ps->out, '.');
-      info_init_unknown (info, 4);
-      return TRUE;
-    case '\\':
-      {
-        gboolean cls;
-
+      case '^':
+      case '$':
         ps->p++;
-        return parse_escape (ps, info, FALSE, &cls);
-      }
-    case '[':
-      ps->p++;
-      return parse_class (ps, info);
-    case '(':
-      ps->p++;
-      if (++ps->depth > 200)
-        return fail (ps, TSQ_FP_PATTERN_ERROR_UNSUPPORTED, "groups nested too deeply");
-      if (!parse_group (ps, info))
-        return FALSE;
-      ps->depth--;
-      return TRUE;
-    case '*':
-    case '+':
-    case '?':
-      return fail (ps, TSQ_FP_PATTERN_ERROR_SYNTAX, "nothing to repeat");
-    case '{':
-      {
-        int a, b;
-        const char *e;
-
-        if (read_quantifier (ps, &a, &b, &e))
-          return fail (ps, TSQ_FP_PATTERN_ERROR_SYNTAX, "nothing to repeat");
-        ps->p++;
-        g_string_append (ps->out, "\\{");
-        info_init_char (info, '{');
+        g_string_append_c (ps->out, c);
+        info_init_unknown (info, 0);
+        info->assertion = TRUE;
         return TRUE;
-      }
-    default:
-      break;
+      case '.':
+        ps->p++;
+        g_string_append_c (ps->out, '.');
+        info_init_unknown (info, 4);
+        return TRUE;
+      case '\\':
+        {
+          gboolean cls;
+
+          ps->p++;
+          return parse_escape (ps, info, FALSE, &cls);
+        }
+      case '[':
+        ps->p++;
+        return parse_class (ps, info);
+      case '(':
+        ps->p++;
+        if (++ps->depth > 200)
+          return fail (ps, TSQ_FP_PATTERN_ERROR_UNSUPPORTED, "groups nested too deeply");
+        if (!parse_group (ps, info))
+          return FALSE;
+        ps->depth--;
+        return TRUE;
+      case '*':
+      case '+':
+      case '?':
+        return fail (ps, TSQ_FP_PATTERN_ERROR_SYNTAX, "nothing to repeat");
+      case '{':
+        {
+          int a, b;
+          const char *e;
+
+          if (read_quantifier (ps, &a, &b, &e))
+            return fail (ps, TSQ_FP_PATTERN_ERROR_SYNTAX, "nothing to repeat");
+          ps->p++;
+          g_string_append (ps->out, "\\{");
+          info_init_char (info, '{');
+          return TRUE;
+        }
+      default:
+        break;
     }
 
-  if ((guchar) c >= 0x80)
+  if ((guchar)c >= 0x80)
     {
       const char *next = g_utf8_find_next_char (ps->p, ps->end);
 
@@ -1109,9 +1115,8 @@ parse_disjunction (Parser *ps, Info *info)
           guint i;
 
           for (i = 0; i < alt.variants->len; i++)
-            if (!g_ptr_array_find_with_equal_func (union_variants,
-                                                   g_ptr_array_index (alt.variants, i),
-                                                   g_str_equal, NULL))
+            if (!g_ptr_array_find_with_equal_func (
+                  union_variants, g_ptr_array_index (alt.variants, i), g_str_equal, NULL))
               g_ptr_array_add (union_variants, g_strdup (g_ptr_array_index (alt.variants, i)));
         }
       else
@@ -1202,7 +1207,7 @@ tsq_fp_js_regex_to_pcre (const char *js, GStrv *literals_out, int *max_bytes_out
       if (info.set != NULL && info.set->len > 0)
         {
           g_ptr_array_add (info.set, NULL);
-          *literals_out = (GStrv) g_ptr_array_steal (info.set, NULL);
+          *literals_out = (GStrv)g_ptr_array_steal (info.set, NULL);
         }
     }
   if (max_bytes_out != NULL)
@@ -1228,7 +1233,7 @@ tsq_fp_pattern_new (const char *text, gboolean is_regex, GError **error)
   /* parseInt(confidence || 100, 10): an empty value means the default */
   pattern->confidence = (value == NULL || *value == '\0')
                           ? 100
-                          : (int) CLAMP (tsq_fp_js_parse_int (value), G_MININT / 2, G_MAXINT / 2);
+                          : (int)CLAMP (tsq_fp_js_parse_int (value), G_MININT / 2, G_MAXINT / 2);
   value = g_hash_table_lookup (tags, "version");
   pattern->version = (value != NULL && *value != '\0') ? g_strdup (value) : NULL;
 
@@ -1289,11 +1294,11 @@ get_jit (TsqFpPattern *pattern)
 
 gboolean
 tsq_fp_pattern_match (TsqFpPattern *pattern,
-                      const char   *value,
-                      gssize        len,
-                      int           start_offset,
-                      gboolean      use_jit,
-                      char        **version_out)
+                      const char *value,
+                      gssize len,
+                      int start_offset,
+                      gboolean use_jit,
+                      char **version_out)
 {
   g_autoptr (GMatchInfo) mi = NULL;
   GRegex *regex = use_jit ? get_jit (pattern) : pattern->regex;
@@ -1306,7 +1311,7 @@ tsq_fp_pattern_match (TsqFpPattern *pattern,
         *version_out = g_strdup ("");
       else
         {
-          guint n = (guint) g_regex_get_capture_count (regex) + 1;
+          guint n = (guint)g_regex_get_capture_count (regex) + 1;
           g_autoptr (GPtrArray) groups = g_ptr_array_new_with_free_func (g_free);
           guint i;
 
@@ -1314,13 +1319,13 @@ tsq_fp_pattern_match (TsqFpPattern *pattern,
             {
               int s = -1, e = -1;
 
-              if (g_match_info_fetch_pos (mi, (int) i, &s, &e) && s >= 0)
+              if (g_match_info_fetch_pos (mi, (int)i, &s, &e) && s >= 0)
                 g_ptr_array_add (groups, g_strndup (value + s, e - s));
               else
                 g_ptr_array_add (groups, NULL);
             }
-          *version_out = tsq_fp_resolve_version (pattern->version,
-                                                 (const char *const *) groups->pdata, n);
+          *version_out
+            = tsq_fp_resolve_version (pattern->version, (const char *const *)groups->pdata, n);
         }
     }
   return TRUE;
@@ -1360,7 +1365,8 @@ find_ternary (const char *version, guint index, gsize *start, char **yes, char *
       /* [^:]+ takes everything up to the first colon (at least one char); (.*)$ the rest, which
        * must hold no line terminator since '.' does not match one */
       if (colon != NULL && colon > a && strpbrk (colon + 1, "\n\r") == NULL
-          && strstr (colon + 1, "\xe2\x80\xa8") == NULL && strstr (colon + 1, "\xe2\x80\xa9") == NULL)
+          && strstr (colon + 1, "\xe2\x80\xa8") == NULL
+          && strstr (colon + 1, "\xe2\x80\xa9") == NULL)
         {
           *start = hit - version;
           *yes = g_strndup (a, colon - a);
@@ -1396,7 +1402,7 @@ tsq_fp_resolve_version (const char *tmpl, const char *const *groups, guint n_gro
       if (find_ternary (tmpl, i, &tstart, &yes, &no))
         {
           /* version.replace(ternary[0], ...) starts again from the template */
-          GString *s = g_string_new_len (tmpl, (gssize) tstart);
+          GString *s = g_string_new_len (tmpl, (gssize)tstart);
 
           g_string_append (s, (m != NULL && *m != '\0') ? yes : no);
           g_free (resolved);

@@ -4,25 +4,24 @@
 #include <libxml/HTMLparser.h>
 #include <string.h>
 
-static const char *page =
-  "<!DOCTYPE html><html><head><title>t</title>"
-  "<link rel='stylesheet' href='/static/app.min.css'>"
-  "</head><body class='home page'>"
-  "<div id='main' class='container wide' data-role='main'>"
-  "  <h1 id='title'>Title</h1>"
-  "  <p class='lead intro'>one</p>"
-  "  <p lang='en-US'>two</p>"
-  "  <ul><li>a</li><li class='x'>b</li><li>c</li></ul>"
-  "  <a href='https://cdn.example.com/lib.js' TITLE='Link'>x</a>"
-  "  <span></span>"
-  "</div>"
-  "<footer><p>foot</p></footer>"
-  "</body></html>";
+static const char *page = "<!DOCTYPE html><html><head><title>t</title>"
+                          "<link rel='stylesheet' href='/static/app.min.css'>"
+                          "</head><body class='home page'>"
+                          "<div id='main' class='container wide' data-role='main'>"
+                          "  <h1 id='title'>Title</h1>"
+                          "  <p class='lead intro'>one</p>"
+                          "  <p lang='en-US'>two</p>"
+                          "  <ul><li>a</li><li class='x'>b</li><li>c</li></ul>"
+                          "  <a href='https://cdn.example.com/lib.js' TITLE='Link'>x</a>"
+                          "  <span></span>"
+                          "</div>"
+                          "<footer><p>foot</p></footer>"
+                          "</body></html>";
 
 static htmlDocPtr
 parse_page (void)
 {
-  return htmlReadMemory (page, (int) strlen (page), NULL, "UTF-8",
+  return htmlReadMemory (page, (int)strlen (page), NULL, "UTF-8",
                          HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
 }
 
@@ -38,19 +37,19 @@ select_summary (htmlDocPtr doc, const char *selector)
 
   g_assert_no_error (error);
   g_assert_nonnull (sel);
-  nodes = tsq_css_selector_select_all (sel, (xmlNode *) doc);
+  nodes = tsq_css_selector_select_all (sel, (xmlNode *)doc);
   for (i = 0; i < nodes->len; i++)
     {
       xmlNode *n = g_ptr_array_index (nodes, i);
-      xmlChar *id = xmlGetProp (n, (const xmlChar *) "id");
+      xmlChar *id = xmlGetProp (n, (const xmlChar *)"id");
       xmlChar *text = xmlNodeGetContent (n);
 
       if (out->len > 0)
         g_string_append_c (out, ' ');
-      g_string_append (out, (const char *) n->name);
+      g_string_append (out, (const char *)n->name);
       if (id != NULL)
         g_string_append_printf (out, "#%s", id);
-      else if (text != NULL && *text != '\0' && strlen ((const char *) text) < 8)
+      else if (text != NULL && *text != '\0' && strlen ((const char *)text) < 8)
         g_string_append_printf (out, "(%s)", text);
       xmlFree (id);
       xmlFree (text);
@@ -139,7 +138,7 @@ test_matches (void)
   xmlNode *root = xmlDocGetRootElement (doc);
 
   g_assert_false (tsq_css_selector_matches (sel, root));
-  g_assert_false (tsq_css_selector_matches (sel, (xmlNode *) doc));
+  g_assert_false (tsq_css_selector_matches (sel, (xmlNode *)doc));
   g_assert_false (tsq_css_selector_matches (sel, NULL));
   xmlFreeDoc (doc);
 }
@@ -147,9 +146,27 @@ test_matches (void)
 static void
 test_errors (void)
 {
-  const char *bad[] = { "", "  ", "a[", "a[href", "a[href=]", "a[href=x", ">", "a >", "a,",
-                        ",a", "a:hover", "a::before", "a:nth-child(2)", "svg|a", "a[x|y]",
-                        "a:not(b c)", "a:not(:not(b))", "#", ".", "a!", "a[href%=x]" };
+  const char *bad[] = { "",
+                        "  ",
+                        "a[",
+                        "a[href",
+                        "a[href=]",
+                        "a[href=x",
+                        ">",
+                        "a >",
+                        "a,",
+                        ",a",
+                        "a:hover",
+                        "a::before",
+                        "a:nth-child(2)",
+                        "svg|a",
+                        "a[x|y]",
+                        "a:not(b c)",
+                        "a:not(:not(b))",
+                        "#",
+                        ".",
+                        "a!",
+                        "a[href%=x]" };
   guint i;
 
   for (i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -167,8 +184,8 @@ test_errors (void)
 static void
 test_keys (void)
 {
-  g_autoptr (TsqCssSelector) sel =
-    tsq_css_selector_parse ("div.a#b, link[href*='x'], ul li, p[lang], *", NULL);
+  g_autoptr (TsqCssSelector) sel
+    = tsq_css_selector_parse ("div.a#b, link[href*='x'], ul li, p[lang], *", NULL);
   const char *value, *attr;
 
   g_assert_cmpuint (tsq_css_selector_get_n_alternatives (sel), ==, 5);

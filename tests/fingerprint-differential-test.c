@@ -24,7 +24,8 @@ typedef struct
  * analyzed by Wappalyzer's drivers in a second pass once what they require was found, as this
  * engine does; a copy of reference.js with that pass added (W.requires / W.categoryRequires
  * analyzed until nothing new applies) reports exactly these four, same versions. */
-#define REQUIRES_PASS "requires WordPress: found by the driver's requires pass, which reference.js omits"
+#define REQUIRES_PASS                                                                              \
+  "requires WordPress: found by the driver's requires pass, which reference.js omits"
 
 static const AllowEntry allow_list[] = {
   { "quanta-1.html", "All in One SEO Pack", "extra", REQUIRES_PASS },
@@ -104,7 +105,7 @@ test_differential (void)
   g_assert_no_error (error);
   expected = json_node_get_object (json_parser_get_root (parser));
   files = json_object_get_members (expected);
-  files = g_list_sort (files, (GCompareFunc) g_strcmp0);
+  files = g_list_sort (files, (GCompareFunc)g_strcmp0);
   json_builder_begin_object (dump);
 
   for (l = files; l != NULL; l = l->next)
@@ -152,7 +153,7 @@ test_differential (void)
                                   : json_object_get_string_member (e, "version");
           TsqDetection *d = g_hash_table_lookup (ours, name);
 
-          g_hash_table_add (theirs, (gpointer) name);
+          g_hash_table_add (theirs, (gpointer)name);
           expected_total++;
           if (d == NULL)
             {

@@ -17,9 +17,9 @@
 typedef struct
 {
   TsqFingerprintInput input;
-  char               *url;
-  char               *html;
-  xmlDoc             *doc;
+  char *url;
+  char *html;
+  xmlDoc *doc;
 } TsqTestPage;
 
 static inline void
@@ -29,34 +29,34 @@ tsq_test_page_walk (TsqTestPage *page, xmlNode *node)
     {
       if (node->type != XML_ELEMENT_NODE)
         continue;
-      if (g_ascii_strcasecmp ((const char *) node->name, "script") == 0)
+      if (g_ascii_strcasecmp ((const char *)node->name, "script") == 0)
         {
-          xmlChar *src = xmlGetProp (node, (const xmlChar *) "src");
+          xmlChar *src = xmlGetProp (node, (const xmlChar *)"src");
 
           if (src == NULL)
             {
               xmlChar *text = xmlNodeGetContent (node);
 
-              g_ptr_array_add (page->input.scripts, g_strdup (text ? (const char *) text : ""));
+              g_ptr_array_add (page->input.scripts, g_strdup (text ? (const char *)text : ""));
               xmlFree (text);
             }
           else if (*src != '\0')
-            g_ptr_array_add (page->input.script_src, g_strdup ((const char *) src));
+            g_ptr_array_add (page->input.script_src, g_strdup ((const char *)src));
           xmlFree (src);
         }
-      else if (g_ascii_strcasecmp ((const char *) node->name, "meta") == 0)
+      else if (g_ascii_strcasecmp ((const char *)node->name, "meta") == 0)
         {
-          xmlChar *name = xmlGetProp (node, (const xmlChar *) "name");
+          xmlChar *name = xmlGetProp (node, (const xmlChar *)"name");
           xmlChar *content;
 
           if (name == NULL || *name == '\0')
             {
               xmlFree (name);
-              name = xmlGetProp (node, (const xmlChar *) "property");
+              name = xmlGetProp (node, (const xmlChar *)"property");
             }
           if (name != NULL && *name != '\0')
             {
-              char *key = g_ascii_strdown ((const char *) name, -1);
+              char *key = g_ascii_strdown ((const char *)name, -1);
               GPtrArray *values = g_hash_table_lookup (page->input.meta, key);
 
               if (values == NULL)
@@ -66,8 +66,8 @@ tsq_test_page_walk (TsqTestPage *page, xmlNode *node)
                 }
               else
                 g_free (key);
-              content = xmlGetProp (node, (const xmlChar *) "content");
-              g_ptr_array_add (values, g_strdup (content ? (const char *) content : ""));
+              content = xmlGetProp (node, (const xmlChar *)"content");
+              g_ptr_array_add (values, g_strdup (content ? (const char *)content : ""));
               xmlFree (content);
             }
           xmlFree (name);
@@ -94,9 +94,9 @@ tsq_test_page_new (const char *path, gboolean keep_dom, GError **error)
   page->input.html = page->html;
   page->input.script_src = g_ptr_array_new_with_free_func (g_free);
   page->input.scripts = g_ptr_array_new_with_free_func (g_free);
-  page->input.meta = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                            (GDestroyNotify) g_ptr_array_unref);
-  page->doc = htmlReadMemory (html, (int) MIN (len, (gsize) G_MAXINT), page->url, "UTF-8",
+  page->input.meta
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  page->doc = htmlReadMemory (html, (int)MIN (len, (gsize)G_MAXINT), page->url, "UTF-8",
                               HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING
                                 | HTML_PARSE_NONET | HTML_PARSE_COMPACT);
   if (page->doc != NULL)

@@ -6,10 +6,10 @@
 #include <libxml/HTMLparser.h>
 #include <string.h>
 
-static const char *categories_json =
-  "{\"1\":{\"name\":\"CMS\",\"priority\":1},\"2\":{\"name\":\"Analytics\",\"priority\":5},"
-  "\"3\":{\"name\":\"Programming languages\",\"priority\":4},\"4\":{\"name\":\"Databases\","
-  "\"priority\":4},\"5\":{\"name\":\"Widgets\",\"priority\":9}}";
+static const char *categories_json
+  = "{\"1\":{\"name\":\"CMS\",\"priority\":1},\"2\":{\"name\":\"Analytics\",\"priority\":5},"
+    "\"3\":{\"name\":\"Programming languages\",\"priority\":4},\"4\":{\"name\":\"Databases\","
+    "\"priority\":4},\"5\":{\"name\":\"Widgets\",\"priority\":9}}";
 
 static char *
 make_tmp_dir (void)
@@ -109,25 +109,27 @@ analyze_html (TsqFingerprintDb *db, const char *html)
 static void
 test_kinds (void)
 {
-  g_autoptr (TsqFingerprintDb) db = load_set (
-    "{"
-    "\"HeaderTech\":{\"cats\":[1],\"website\":\"https://h.example\","
-    "  \"headers\":{\"X-Powered-By\":\"HeaderTech/([\\\\d.]+)\\\\;version:\\\\1\"}},"
-    "\"CookieTech\":{\"cats\":[2],\"cookies\":{\"SESS_ID\":\"\"}},"
-    "\"MetaTech\":{\"cats\":[1],\"meta\":{\"generator\":\"^MetaTech ([\\\\d.]+)\\\\;version:\\\\1\"}},"
-    "\"HtmlTech\":{\"cats\":[1],\"html\":\"<div id=\\\"html-tech\\\"\"},"
-    "\"SrcTech\":{\"cats\":[5],\"scriptSrc\":[\"nomatch\\\\.js\",\"srctech[.-]([\\\\d.]+)\\\\.js\\\\;version:\\\\1\"]},"
-    "\"ScriptTech\":{\"cats\":[2],\"scripts\":\"ScriptTech\\\\.init\\\\(\"},"
-    "\"CssTech\":{\"cats\":[5],\"css\":\"\\\\.csstech-grid\\\\{\"},"
-    "\"UrlTech\":{\"cats\":[1],\"url\":\"^https?://[^/]+/shop/\"},"
-    "\"Absent\":{\"cats\":[1],\"html\":\"never-there\"}"
-    "}");
+  g_autoptr (TsqFingerprintDb) db
+    = load_set ("{"
+                "\"HeaderTech\":{\"cats\":[1],\"website\":\"https://h.example\","
+                "  \"headers\":{\"X-Powered-By\":\"HeaderTech/([\\\\d.]+)\\\\;version:\\\\1\"}},"
+                "\"CookieTech\":{\"cats\":[2],\"cookies\":{\"SESS_ID\":\"\"}},"
+                "\"MetaTech\":{\"cats\":[1],\"meta\":{\"generator\":\"^MetaTech "
+                "([\\\\d.]+)\\\\;version:\\\\1\"}},"
+                "\"HtmlTech\":{\"cats\":[1],\"html\":\"<div id=\\\"html-tech\\\"\"},"
+                "\"SrcTech\":{\"cats\":[5],\"scriptSrc\":[\"nomatch\\\\.js\",\"srctech[.-]([\\\\d.]"
+                "+)\\\\.js\\\\;version:\\\\1\"]},"
+                "\"ScriptTech\":{\"cats\":[2],\"scripts\":\"ScriptTech\\\\.init\\\\(\"},"
+                "\"CssTech\":{\"cats\":[5],\"css\":\"\\\\.csstech-grid\\\\{\"},"
+                "\"UrlTech\":{\"cats\":[1],\"url\":\"^https?://[^/]+/shop/\"},"
+                "\"Absent\":{\"cats\":[1],\"html\":\"never-there\"}"
+                "}");
   g_autoptr (GHashTable) headers = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GHashTable) cookies = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                       (GDestroyNotify) g_ptr_array_unref);
-  g_autoptr (GPtrArray) src = strings ("/js/jquery.js", "https://cdn.example/srctech-2.4.1.js",
-                                       NULL);
+  g_autoptr (GHashTable) meta
+    = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
+  g_autoptr (GPtrArray) src
+    = strings ("/js/jquery.js", "https://cdn.example/srctech-2.4.1.js", NULL);
   g_autoptr (GPtrArray) scripts = strings ("var a = 1;", "ScriptTech.init({});", NULL);
   g_autoptr (GPtrArray) css = strings ("body{}", ".CssTech-grid{display:grid}", NULL);
   g_autoptr (GPtrArray) found = NULL;
@@ -166,8 +168,8 @@ test_kinds (void)
   g_assert_null (find (found, "CookieTech")->version);
 
   /* sorted by name */
-  g_assert_cmpstr (((TsqDetection *) g_ptr_array_index (found, 0))->name, ==, "CookieTech");
-  g_assert_cmpstr (((TsqDetection *) g_ptr_array_index (found, 7))->name, ==, "UrlTech");
+  g_assert_cmpstr (((TsqDetection *)g_ptr_array_index (found, 0))->name, ==, "CookieTech");
+  g_assert_cmpstr (((TsqDetection *)g_ptr_array_index (found, 7))->name, ==, "UrlTech");
 }
 
 static void
@@ -177,8 +179,10 @@ test_dom (void)
     "{"
     "\"DomExists\":{\"cats\":[1],\"dom\":\"#app > .widget[data-v]\"},"
     "\"DomList\":{\"cats\":[1],\"dom\":[\"nav.nothing\",\"footer a[href*='example.org']\"]},"
-    "\"DomText\":{\"cats\":[1],\"dom\":{\"p.powered\":{\"text\":\"Powered by DomText ([\\\\d.]+)\\\\;version:\\\\1\"}}},"
-    "\"DomAttr\":{\"cats\":[1],\"dom\":{\"[ng-version]\":{\"attributes\":{\"ng-version\":\"^([\\\\d.]+)\\\\;version:\\\\1\"}}}},"
+    "\"DomText\":{\"cats\":[1],\"dom\":{\"p.powered\":{\"text\":\"Powered by DomText "
+    "([\\\\d.]+)\\\\;version:\\\\1\"}}},"
+    "\"DomAttr\":{\"cats\":[1],\"dom\":{\"[ng-version]\":{\"attributes\":{\"ng-version\":\"^(["
+    "\\\\d.]+)\\\\;version:\\\\1\"}}}},"
     "\"DomProp\":{\"cats\":[1],\"dom\":{\"body\":{\"properties\":{\"_reactRootContainer\":\"\"}}}},"
     "\"DomBad\":{\"cats\":[1],\"dom\":\"a:hover\"},"
     "\"DomNo\":{\"cats\":[1],\"dom\":{\"p.powered\":{\"text\":\"Nothing here\"}}}"
@@ -187,7 +191,7 @@ test_dom (void)
                      "<p class=powered>  Powered by DomText 2.0  </p>"
                      "<span ng-version='16.2.1'></span>"
                      "<footer><a href='https://www.example.org/x'>x</a></footer></body></html>";
-  htmlDocPtr doc = htmlReadMemory (html, (int) strlen (html), NULL, "UTF-8",
+  htmlDocPtr doc = htmlReadMemory (html, (int)strlen (html), NULL, "UTF-8",
                                    HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING);
   TsqFingerprintInput in = { 0 };
   TsqFingerprintStats stats = { 0 };
@@ -247,8 +251,8 @@ test_tags (void)
 static void
 test_version_choice (void)
 {
-  g_autoptr (TsqFingerprintDb) db = load_set (
-    "{\"V\":{\"cats\":[1],\"scriptSrc\":\"v-([\\\\w.]+)\\\\.js\\\\;version:\\\\1\"}}");
+  g_autoptr (TsqFingerprintDb) db
+    = load_set ("{\"V\":{\"cats\":[1],\"scriptSrc\":\"v-([\\\\w.]+)\\\\.js\\\\;version:\\\\1\"}}");
   TsqFingerprintInput in = { 0 };
   g_autoptr (GPtrArray) src1 = strings ("v-1.2.js", "v-1.2.10.js", "v-1.3.99.js", "v-20240101.js",
                                         "v-1.2.3.4.5.6.7.8.9.js", NULL);
@@ -288,16 +292,16 @@ test_resolve_version (void)
 static void
 test_implies_excludes (void)
 {
-  g_autoptr (TsqFingerprintDb) db = load_set (
-    "{"
-    "\"WordPress\":{\"cats\":[1],\"html\":\"wp-content\\\\;confidence:80\","
-    "  \"implies\":[\"PHP\",\"MySQL\\\\;confidence:50\"]},"
-    "\"PHP\":{\"cats\":[3],\"implies\":\"Zend\\\\;version:7\"},"
-    "\"Zend\":{\"cats\":[3]},"
-    "\"MySQL\":{\"cats\":[4]},"
-    "\"Joomla\":{\"cats\":[1],\"html\":\"joomla\",\"excludes\":\"Drupal\"},"
-    "\"Drupal\":{\"cats\":[1],\"html\":\"drupal\"}"
-    "}");
+  g_autoptr (TsqFingerprintDb) db
+    = load_set ("{"
+                "\"WordPress\":{\"cats\":[1],\"html\":\"wp-content\\\\;confidence:80\","
+                "  \"implies\":[\"PHP\",\"MySQL\\\\;confidence:50\"]},"
+                "\"PHP\":{\"cats\":[3],\"implies\":\"Zend\\\\;version:7\"},"
+                "\"Zend\":{\"cats\":[3]},"
+                "\"MySQL\":{\"cats\":[4]},"
+                "\"Joomla\":{\"cats\":[1],\"html\":\"joomla\",\"excludes\":\"Drupal\"},"
+                "\"Drupal\":{\"cats\":[1],\"html\":\"drupal\"}"
+                "}");
   g_autoptr (GPtrArray) found = analyze_html (db, "wp-content joomla drupal");
   TsqDetection *d;
 
@@ -329,8 +333,8 @@ test_requires (void)
     "\"PhpThing\":{\"cats\":[5],\"requires\":\"PHP\",\"html\":\"php-thing\"},"
     "\"CmsWidget\":{\"cats\":[5],\"requiresCategory\":1,\"html\":\"cms-widget\"}"
     "}");
-  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                       (GDestroyNotify) g_ptr_array_unref);
+  g_autoptr (GHashTable) meta
+    = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
   const char *html = "yoast-seo yoast-addon php-thing cms-widget";
   TsqFingerprintInput in = { 0 };
   g_autoptr (GPtrArray) with = NULL;
@@ -439,10 +443,11 @@ test_load_errors (void)
   g_clear_error (&error);
 
   /* a bad regex is skipped, counted and described; the rest loads */
-  write_file (dir, "technologies.json",
-              "{\"Good\":{\"html\":\"good\"},\"BadRe\":{\"html\":[\"(unclosed\",\"fine\"],"
-              "\"js\":{\"a\":\"\",\"b\":\"\"},\"xhr\":\"api\\\\.x\",\"dns\":{\"TXT\":[\"a\",\"b\"]},"
-              "\"text\":\"t\",\"robots\":\"r\",\"probe\":{\"/x\":\"\"},\"certIssuer\":\"c\"}}");
+  write_file (
+    dir, "technologies.json",
+    "{\"Good\":{\"html\":\"good\"},\"BadRe\":{\"html\":[\"(unclosed\",\"fine\"],"
+    "\"js\":{\"a\":\"\",\"b\":\"\"},\"xhr\":\"api\\\\.x\",\"dns\":{\"TXT\":[\"a\",\"b\"]},"
+    "\"text\":\"t\",\"robots\":\"r\",\"probe\":{\"/x\":\"\"},\"certIssuer\":\"c\"}}");
   g_assert_true (tsq_fingerprint_db_load (db, dir, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (tsq_fingerprint_db_get_size (db), ==, 2);
@@ -454,8 +459,7 @@ test_load_errors (void)
   found = tsq_fingerprint_db_analyze (db, &in, &stats);
   g_assert_cmpuint (found->len, ==, 2);
   g_assert_cmpuint (stats.technologies_loaded, ==, 2);
-  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (stats.skipped, "invalid-regex")), ==,
-                    1);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (stats.skipped, "invalid-regex")), ==, 1);
   g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (stats.skipped, "js")), ==, 2);
   g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (stats.skipped, "xhr")), ==, 1);
   g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (stats.skipped, "dns")), ==, 2);
@@ -557,7 +561,7 @@ test_js_regex (void)
   g_clear_pointer (&pcre, g_free);
   pcre = tsq_fp_js_regex_to_pcre ("href=[\"']wss?://", &lits, &max, &error);
   g_assert_cmpuint (g_strv_length (lits), ==, 4);
-  g_assert_true (g_strv_contains ((const char *const *) lits, "href='wss://"));
+  g_assert_true (g_strv_contains ((const char *const *)lits, "href='wss://"));
   g_clear_pointer (&lits, g_strfreev);
   g_clear_pointer (&pcre, g_free);
   pcre = tsq_fp_js_regex_to_pcre ("(?:foo|.{0,3})bar", &lits, &max, &error);
@@ -602,9 +606,9 @@ test_long_text (void)
 static void
 test_invalid_utf8 (void)
 {
-  g_autoptr (TsqFingerprintDb) db = load_set (
-    "{\"U\":{\"cats\":[1],\"html\":\"caf.-([\\\\d]+)\\\\;version:\\\\1\","
-    "\"headers\":{\"server\":\"^U\"}}}");
+  g_autoptr (TsqFingerprintDb) db
+    = load_set ("{\"U\":{\"cats\":[1],\"html\":\"caf.-([\\\\d]+)\\\\;version:\\\\1\","
+                "\"headers\":{\"server\":\"^U\"}}}");
   g_autoptr (GHashTable) headers = g_hash_table_new (g_str_hash, g_str_equal);
   TsqFingerprintInput in = { 0 };
   g_autoptr (GPtrArray) found = NULL;
@@ -622,8 +626,8 @@ test_invalid_utf8 (void)
 typedef struct
 {
   TsqFingerprintDb *db;
-  const char       *html;
-  guint             found;
+  const char *html;
+  guint found;
 } ThreadData;
 
 static gpointer
@@ -652,12 +656,17 @@ test_threads (void)
     "\"B\":{\"cats\":[1],\"html\":\"beta\",\"implies\":\"C\"},\"C\":{\"cats\":[1]}}");
   ThreadData td[4];
   GThread *threads[4];
+  GString *html = g_string_new (NULL);
   guint i;
 
+  /* long enough for the JIT-compiled regexes, which threads create lazily */
+  for (i = 0; i < 200; i++)
+    g_string_append (html, "<p>filler text a1 alpha</p>\n");
+  g_string_append (html, "x alpha-1.0 a12z beta y");
   for (i = 0; i < G_N_ELEMENTS (threads); i++)
     {
       td[i].db = db;
-      td[i].html = "x alpha-1.0 a12z beta y";
+      td[i].html = html->str;
       td[i].found = 0;
       threads[i] = g_thread_new ("analyze", analyze_thread, &td[i]);
     }
@@ -666,6 +675,7 @@ test_threads (void)
       g_thread_join (threads[i]);
       g_assert_cmpuint (td[i].found, ==, 3);
     }
+  g_string_free (html, TRUE);
 }
 
 int
