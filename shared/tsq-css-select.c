@@ -9,7 +9,9 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (tsq - css - selector - error - quark, tsq_css_selector_error)
+/* clang-format off */
+G_DEFINE_QUARK (tsq-css-selector-error-quark, tsq_css_selector_error)
+/* clang-format on */
 
 typedef enum
 {

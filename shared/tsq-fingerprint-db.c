@@ -21,7 +21,9 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-G_DEFINE_QUARK (tsq - fingerprint - error - quark, tsq_fingerprint_error)
+/* clang-format off */
+G_DEFINE_QUARK (tsq-fingerprint-error-quark, tsq_fingerprint_error)
+/* clang-format on */
 
 /* Evaluated kinds, in the order of wappalyzer-core's analyze() relations (certIssuer, cookies,
  * css, dns, headers, html, meta, probe, robots, scriptSrc, scripts, text, url, xhr); the driver's

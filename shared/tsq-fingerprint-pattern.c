@@ -14,7 +14,9 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (tsq - fp - pattern - error - quark, tsq_fp_pattern_error)
+/* clang-format off */
+G_DEFINE_QUARK (tsq-fp-pattern-error-quark, tsq_fp_pattern_error)
+/* clang-format on */
 
 /* Any-of sets larger than this are not worth prefiltering with. */
 #define MAX_SET_SIZE 32
