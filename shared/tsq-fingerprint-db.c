@@ -885,6 +885,7 @@ tsq_fingerprint_db_load (TsqFingerprintDb *db, const char *path, GError **error)
   g_autoptr (GHashTable) categories
     = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)category_free);
   g_autofree char *categories_path = NULL;
+  g_autoptr (GHashTable) loaded = NULL;
   Loader ld = { db, NULL, techs, error };
   GHashTableIter iter;
   gpointer key, value;
@@ -950,11 +951,13 @@ tsq_fingerprint_db_load (TsqFingerprintDb *db, const char *path, GError **error)
       g_hash_table_iter_steal (&iter);
       g_hash_table_replace (db->categories, key, value);
     }
+  loaded = g_hash_table_new (g_direct_hash, g_direct_equal);
   for (i = 0; i < techs->len; i++)
     {
       Tech *t = g_ptr_array_index (techs, i);
       Tech *old = g_hash_table_lookup (db->by_name, t->name);
 
+      g_hash_table_add (loaded, t);
       g_ptr_array_index (techs, i) = NULL;
       /* before freeing old: the table compares against the key it holds (old->name) */
       g_hash_table_replace (db->by_name, t->name, t);
@@ -971,6 +974,28 @@ tsq_fingerprint_db_load (TsqFingerprintDb *db, const char *path, GError **error)
         g_ptr_array_add (db->techs, t);
     }
   index_build (db);
+
+  /* Wappalyzer throws on references to unknown technologies; here they are ignored and noted */
+  for (i = 0; i < db->techs->len; i++)
+    {
+      Tech *t = g_ptr_array_index (db->techs, i);
+      guint j;
+
+      if (!g_hash_table_contains (loaded, t))
+        continue;
+      for (j = 0; j < t->implies->len; j++)
+        if (!g_hash_table_contains (db->by_name, g_array_index (t->implies, Imply, j).name))
+          add_warning (db, "%s: technology \"%s\": implies unknown \"%s\"", t->file, t->name,
+                       g_array_index (t->implies, Imply, j).name);
+      for (j = 0; j < t->excludes->len; j++)
+        if (!g_hash_table_contains (db->by_name, g_ptr_array_index (t->excludes, j)))
+          add_warning (db, "%s: technology \"%s\": excludes unknown \"%s\"", t->file, t->name,
+                       (const char *)g_ptr_array_index (t->excludes, j));
+      for (j = 0; j < t->requires->len; j++)
+        if (!g_hash_table_contains (db->by_name, g_ptr_array_index (t->requires, j)))
+          add_warning (db, "%s: technology \"%s\": requires unknown \"%s\"", t->file, t->name,
+                       (const char *)g_ptr_array_index (t->requires, j));
+    }
   return TRUE;
 }
 

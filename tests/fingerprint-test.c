@@ -300,9 +300,12 @@ test_implies_excludes (void)
                 "\"Zend\":{\"cats\":[3]},"
                 "\"MySQL\":{\"cats\":[4]},"
                 "\"Joomla\":{\"cats\":[1],\"html\":\"joomla\",\"excludes\":\"Drupal\"},"
-                "\"Drupal\":{\"cats\":[1],\"html\":\"drupal\"}"
+                "\"Drupal\":{\"cats\":[1],\"html\":\"drupal\"},"
+                "\"Dangling\":{\"cats\":[1],\"html\":\"dangling\",\"implies\":\"Ghost\"}"
                 "}");
   g_autoptr (GPtrArray) found = analyze_html (db, "wp-content joomla drupal");
+  g_autoptr (GPtrArray) dangling = analyze_html (db, "dangling");
+  const char *const *warnings = tsq_fingerprint_db_get_warnings (db);
   TsqDetection *d;
 
   g_assert_cmpint (find (found, "WordPress")->confidence, ==, 80);
@@ -319,6 +322,10 @@ test_implies_excludes (void)
   g_assert_cmpstrv (tsq_fingerprint_db_get_categories (db, "MySQL"),
                     ((const char *const[]){ "Databases", NULL }));
   g_assert_null (tsq_fingerprint_db_get_categories (db, "Nope"));
+  /* an unknown implied technology is ignored and noted */
+  g_assert_cmpuint (dangling->len, ==, 1);
+  g_assert_nonnull (warnings[0]);
+  g_assert_nonnull (strstr (warnings[0], "Ghost"));
 }
 
 static void
