@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "tsq-agent-config.h"
 #include "tsq-agent-setup.h"
@@ -78,6 +79,16 @@ rss_bytes (void)
   return (guint64) resident * 4096;
 }
 
+static double
+cpu_seconds (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec
+         + usage.ru_stime.tv_usec / 1e6;
+}
+
 static GSubprocess *
 start_nginx (const char *root,
              const char *tmpdir,
@@ -130,6 +141,7 @@ main (int argc, char **argv)
   Counter counter = { 0 };
   guint16 port = 18000 + g_random_int_range (0, 2000);
   guint64 rss_before;
+  double cpu_before;
   const char *name;
 
   g_option_context_add_main_entries (context, entries, NULL);
@@ -188,6 +200,7 @@ main (int argc, char **argv)
   counter.warmup_end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   tsq_event_bus_subscribe (bus, TSQ_TOPIC_SCAN_COMPLETED, on_completed, &counter, NULL);
   rss_before = rss_bytes ();
+  cpu_before = cpu_seconds ();
   if (!tsq_agent_start (agent, &error))
     g_error ("%s", error->message);
   g_timeout_add_seconds (5 + seconds, quit, counter.loop);
@@ -201,6 +214,8 @@ main (int argc, char **argv)
             g_array_index (counter.per_second, guint, counter.per_second->len / 2),
             g_array_index (counter.per_second, guint, 0),
             g_array_index (counter.per_second, guint, counter.per_second->len - 1), counter.total);
+  printf ("CPU: %.2f ms per scan (user + system, all threads of the agent; nginx not counted)\n",
+          counter.total ? (cpu_seconds () - cpu_before) * 1000 / counter.total : 0);
   printf ("memory: RSS %.1f MiB (%.1f MiB after set-up, before the first scan)\n",
           rss_bytes () / 1048576.0, rss_before / 1048576.0);
 

@@ -92,7 +92,6 @@ static const MaskSpec mask_specs[] = {
 typedef struct
 {
   GRegex *regexes[G_N_ELEMENTS (mask_specs)];
-  GRegex *space;
   GRegex *ad_name;
   GRegex *token_name;
   GRegex *hidden_style;
@@ -111,8 +110,6 @@ compile_masks (gpointer data)
       if (masks->regexes[i] == NULL)
         g_error ("mask %" G_GSIZE_FORMAT " does not compile: %s", i, error->message);
     }
-  masks->space = g_regex_new ("[\\s\\x{A0}\\x{2000}-\\x{200B}\\x{202F}\\x{205F}\\x{3000}]+",
-                              G_REGEX_OPTIMIZE, 0, NULL);
   /* Ad containers by id/class; short names need a word boundary ("pdfpreview" is no "dfp"). */
   masks->ad_name = g_regex_new ("(?i)(?:^|[\\s_-])(?:ad-?slot|adsbygoogle|dfp|gpt-ad|google_ads|"
                                 "ad-?unit|ad-container|advert|advertisement|ad-wrapper|"
@@ -121,7 +118,7 @@ compile_masks (gpointer data)
   masks->token_name = g_regex_new ("(?i)csrf|xsrf|token|nonce|authenticity", 0, 0, NULL);
   masks->hidden_style
     = g_regex_new ("(?i)(?:^|;)\\s*(?:display\\s*:\\s*none|visibility\\s*:\\s*hidden)", 0, 0, NULL);
-  g_assert (masks->space && masks->ad_name && masks->token_name && masks->hidden_style);
+  g_assert (masks->ad_name && masks->token_name && masks->hidden_style);
   return masks;
 }
 
@@ -157,30 +154,73 @@ base64_eval (const GMatchInfo *info, GString *result, gpointer user_data)
   return FALSE;
 }
 
-/* Collapses whitespace within lines, trims them, and drops empty lines. */
+/* Bytes of the whitespace character at p (valid UTF-8), 0 if it is none. The same set as
+ * [\\s\\x{A0}\\x{2000}-\\x{200B}\\x{202F}\\x{205F}\\x{3000}] without '\\n', which ends lines. */
+static gsize
+space_len (const char *p)
+{
+  const guchar *u = (const guchar *) p;
+
+  switch (u[0])
+    {
+    case ' ':
+    case '\t':
+    case '\r':
+    case '\f':
+    case '\v':
+      return 1;
+    case 0xC2:
+      return u[1] == 0xA0 ? 2 : 0;
+    case 0xE2:
+      if ((u[1] == 0x80 && ((u[2] >= 0x80 && u[2] <= 0x8B) || u[2] == 0xAF))
+          || (u[1] == 0x81 && u[2] == 0x9F))
+        return 3;
+      return 0;
+    case 0xE3:
+      return u[1] == 0x80 && u[2] == 0x80 ? 3 : 0;
+    default:
+      return 0;
+    }
+}
+
+/* Collapses whitespace within lines, trims them, and drops empty lines: one pass, no regex
+ * (this runs twice over every page's text). */
 static char *
 collapse_lines (const char *text)
 {
-  const Masks *masks = get_masks ();
-  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   GString *out = g_string_sized_new (strlen (text) + 1);
+  gsize line_start = 0;
+  gboolean pending_space = FALSE;
 
-  for (guint i = 0; lines[i] != NULL; i++)
+  for (const char *p = text; *p;)
     {
-      g_autofree char *collapsed = NULL;
+      gsize n;
 
-      if (lines[i][0] == '\0')
-        continue;
-      collapsed = g_regex_replace_literal (masks->space, lines[i], -1, 0, " ", 0, NULL);
-      if (collapsed == NULL)
-        continue;
-      g_strstrip (collapsed);
-      if (*collapsed == '\0')
-        continue;
-      if (out->len > 0)
-        g_string_append_c (out, '\n');
-      g_string_append (out, collapsed);
+      if (*p == '\n')
+        {
+          pending_space = FALSE;
+          if (out->len > line_start)
+            {
+              g_string_append_c (out, '\n');
+              line_start = out->len;
+            }
+          p++;
+          continue;
+        }
+      n = space_len (p);
+      if (n > 0)
+        {
+          pending_space = TRUE;
+          p += n;
+          continue;
+        }
+      if (pending_space && out->len > line_start)
+        g_string_append_c (out, ' ');
+      pending_space = FALSE;
+      g_string_append_c (out, *p++);
     }
+  if (out->len > 0 && out->str[out->len - 1] == '\n')
+    g_string_truncate (out, out->len - 1);
   return g_string_free (out, FALSE);
 }
 

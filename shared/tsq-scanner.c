@@ -535,6 +535,10 @@ analyze_in_thread (GTask        *task,
                                                          resources_bytes));
   json_object_set_int_member (tsq_json_get_object (job->result, "size"), "resources_bytes",
                               resources_bytes);
+  /* Free the document here, on the worker, rather than on the main loop that drives I/O. */
+  g_clear_pointer (&job->page, tsq_page_free);
+  g_clear_pointer (&job->content, tsq_content_free);
+  g_clear_pointer (&job->resources, g_ptr_array_unref);
   g_task_return_boolean (task, TRUE);
 }
 
