@@ -50,6 +50,7 @@ static const KeySpec keys[] = {
   { "agent", "flush_interval_ms", KEY_UINT, OFF (flush_interval_ms), 1, 60000 },
   { "fingerprints", "builtin", KEY_BOOL, OFF (builtin_fingerprints), 0, 0 },
   { "fingerprints", "paths", KEY_STRV, OFF (fingerprints), 0, 0 },
+  { "fingerprints", "dom", KEY_BOOL, OFF (scanner.dom_patterns), 0, 0 },
   { "fingerprints", "vulnerabilities", KEY_STRING, OFF (vulnerabilities), 0, 0 },
   { "scanner", "user_agent", KEY_STRING, OFF (user_agent), 0, 0 },
   { "scanner", "timeout", KEY_UINT, OFF (scanner.fetch.timeout_s), 1, 600 },
@@ -77,6 +78,9 @@ static const KeySpec keys[] = {
   { "changes", "complexity_relative", KEY_DOUBLE, OFF (thresholds.complexity_relative), 0, 1000 },
   { "changes", "complexity_min_abs", KEY_UINT, OFF (thresholds.complexity_min_abs), 0, 1000000 },
   { "changes", "diff_max_lines", KEY_UINT, OFF (thresholds.diff_max_lines), 1, 10000 },
+  { "changes", "tech_min_confidence", KEY_UINT, OFF (thresholds.tech_min_confidence), 0, 100 },
+  { "changes", "tech_confirm_scans", KEY_UINT, OFF (thresholds.tech_confirm_scans), 1, 100 },
+  { "changes", "complexity_min_bytes", KEY_UINT, OFF (thresholds.complexity_min_bytes), 0, 1u << 31 },
   { "retention", "raw_results_days", KEY_UINT, OFF (raw_results_days), 0, 36500 },
   { "retention", "metrics_days", KEY_UINT, OFF (metrics_days), 0, 36500 },
 };

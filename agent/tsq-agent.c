@@ -75,12 +75,6 @@ job_free (Job *job)
 
 static void pump (TsqAgent *self);
 
-static guint32
-monitor_seed (const char *id)
-{
-  return g_str_hash (id);
-}
-
 /* ---- monitors ------------------------------------------------------------------------------ */
 
 static void

@@ -67,7 +67,7 @@ history_open (HistoryOptions  *o,
   g_autoptr (TsqStorage) storage = NULL;
 
   *monitor_id = NULL;
-  *since_us = g_get_real_time () - 7 * 86400 * G_USEC_PER_SEC;
+  *since_us = g_get_real_time () - (gint64) 7 * 86400 * G_USEC_PER_SEC;
   if (config == NULL)
     {
       *status = tsq_cmd_fail (TSQ_EXIT_USAGE, "%s", error->message);

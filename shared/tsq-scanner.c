@@ -73,6 +73,7 @@ tsq_scanner_options_init (TsqScannerOptions *options)
   options->resources.timeout_s = 10;
   options->resources.third_party = FALSE;
   options->fetch_resources = TRUE;
+  options->dom_patterns = TRUE;
   options->resource_cache_bytes = 128 * 1024 * 1024;
 }
 
@@ -329,12 +330,6 @@ content_rules_init (TsqContentRules *rules,
     }
 }
 
-static void
-content_rules_clear (TsqContentRules *rules)
-{
-  g_clear_pointer (&rules->ignore_regexes, g_ptr_array_unref);
-}
-
 /* ---- step 2: parse (worker thread) ------------------------------------------------------------ */
 
 static void
@@ -356,7 +351,7 @@ parse_in_thread (GTask        *task,
     }
   content_rules_init (&rules, job);
   job->content = tsq_content_extract (job->page, &rules);
-  content_rules_clear (&rules);
+  tsq_content_rules_clear (&rules);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -503,7 +498,7 @@ analyze_in_thread (GTask        *task,
   input.script_src = page->script_src;
   input.scripts = scripts;
   input.css = css;
-  input.dom = page->doc;
+  input.dom = self->options.dom_patterns ? page->doc : NULL;
 
   if (self->fingerprints)
     {

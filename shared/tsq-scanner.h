@@ -22,6 +22,7 @@ typedef struct
   TsqFetcherOptions fetch;
   TsqResourceLimits resources;
   gboolean          fetch_resources; /* fetch linked scripts and stylesheets (default TRUE) */
+  gboolean          dom_patterns;    /* evaluate `dom` fingerprints on the parsed page (default TRUE) */
   gsize             resource_cache_bytes; /* LRU bound of the cross-scan cache (default 128 MiB) */
 } TsqScannerOptions;
 

@@ -73,6 +73,7 @@ serve_site (Fixture    *f,
   g_autofree char *token = g_uuid_string_random ();
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
   g_autofree char *clock = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
+  guint step = ++f->step;
   g_autofree char *html = g_strdup_printf (
     "<!DOCTYPE html><html><head><title>Shop</title>"
     "<meta name=\"csrf-token\" content=\"%s\">"
@@ -86,7 +87,7 @@ serve_site (Fixture    *f,
                 "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
                 "gtag('js',new Date());gtag('config','G-TEST123');</script>"
               : "",
-    clock, 1000 + ++f->step * 17, token, f->step);
+    clock, 1000 + step * 17, token, step);
   g_autoptr (GBytes) body = g_bytes_new (html, strlen (html));
   TsqTestRoute route = {
     .headers = frame_options ? with_xfo : without_xfo, .body = body, .delay_ms = delay_ms,
