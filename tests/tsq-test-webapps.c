@@ -223,7 +223,7 @@ proc_stop (Proc *proc)
         g_usleep (G_USEC_PER_SEC / 10);
       if (proc->pid != 0)
         {
-          g_warning ("%s did not stop on SIGTERM: killing it", proc->name);
+          g_message ("%s did not stop on SIGTERM: killing it", proc->name);
           kill (-proc->pgid, SIGKILL);
           waitpid (proc->pid, &proc->status, 0);
           proc->pid = 0;
