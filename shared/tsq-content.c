@@ -21,7 +21,8 @@
   "reactions?|retweets?|reposts?|votes?|upvotes?|points?|reads?|plays?|listens?|downloads?|"       \
   "installs?|stars?|forks?|watchers?|members?|visitors?|visits?|hits?|clicks?|responses?|"         \
   "answers?|ratings?|reviews?|pageviews?|impressions?|backers?|supporters?|signatures?)"
-#define NUMBER "[0-9]{1,3}(?:[,. \\x{A0}\\x{202F}'][0-9]{3})*(?:[.,][0-9]+)?"
+/* Grouped thousands ("1,234", "1 234") or a plain run of digits ("1017"). */
+#define NUMBER "(?:[0-9]{1,3}(?:[,. \\x{A0}\\x{202F}'][0-9]{3})+|[0-9]+)(?:[.,][0-9]+)?"
 
 typedef enum
 {

@@ -278,6 +278,8 @@ test_normalize_masks (void)
     { "/app.js?v=20261203&x=1", "/app.js?v=<n>&x=1" },
     /* counters */
     { "1,234 views", "<n> views" },
+    { "Generated today, 1017 views", "Generated today, <n> views" },
+    { "Downloads: 25317", "Downloads <n>" },
     { "12.5K likes and 3 comments", "<n> likes and <n> comments" },
     { "Followers: 10 542", "Followers <n>" },
     /* whitespace */
