@@ -404,6 +404,15 @@ tsq_test_webapps_get_logs (TsqTestWebapps *self)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+static gboolean
+fail_with_logs (TsqTestWebapps *self, GError **error, const char *what)
+{
+  g_autofree char *logs = tsq_test_webapps_get_logs (self);
+
+  g_set_error (error, TSQ_TEST_WEBAPPS_ERROR, TSQ_TEST_WEBAPPS_ERROR_FAILED, "%s:\n%s", what, logs);
+  return FALSE;
+}
+
 static guint
 http_get (TsqTestWebapps *self, const char *path, char **server)
 {
@@ -461,9 +470,7 @@ start_nginx (TsqTestWebapps *self, GError **error)
         break;
       g_unlink (early_log);
     }
-  g_set_error (error, TSQ_TEST_WEBAPPS_ERROR, TSQ_TEST_WEBAPPS_ERROR_FAILED,
-               "nginx did not start:\n%s", tsq_test_webapps_get_logs (self));
-  return FALSE;
+  return fail_with_logs (self, error, "nginx did not start");
 }
 
 static char *
@@ -515,9 +522,7 @@ start_php_fpm (TsqTestWebapps *self, const char *binary, GError **error)
     return FALSE;
   if (!wait_for_file (&self->php_fpm, socket))
     {
-      g_set_error (error, TSQ_TEST_WEBAPPS_ERROR, TSQ_TEST_WEBAPPS_ERROR_FAILED,
-                   "php-fpm did not start:\n%s", tsq_test_webapps_get_logs (self));
-      return FALSE;
+      return fail_with_logs (self, error, "php-fpm did not start");
     }
   return TRUE;
 }
@@ -597,9 +602,7 @@ start_mariadb (TsqTestWebapps *self, GError **error)
         break;
       g_usleep (G_USEC_PER_SEC / 5);
     }
-  g_set_error (error, TSQ_TEST_WEBAPPS_ERROR, TSQ_TEST_WEBAPPS_ERROR_FAILED,
-               "MariaDB did not start:\n%s", tsq_test_webapps_get_logs (self));
-  return FALSE;
+  return fail_with_logs (self, error, "MariaDB did not start");
 }
 
 static gboolean
@@ -679,10 +682,10 @@ install_wordpress (TsqTestWebapps *self, GError **error)
   text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
   if (soup_message_get_status (msg) != 200 || strstr (text, "wp-login.php") == NULL)
     {
-      g_set_error (error, TSQ_TEST_WEBAPPS_ERROR, TSQ_TEST_WEBAPPS_ERROR_FAILED,
-                   "WordPress install: HTTP %u:\n%.2000s\n%s", soup_message_get_status (msg), text,
-                   tsq_test_webapps_get_logs (self));
-      return FALSE;
+      g_autofree char *what = g_strdup_printf ("WordPress install: HTTP %u:\n%.2000s",
+                                               soup_message_get_status (msg), text);
+
+      return fail_with_logs (self, error, what);
     }
   return TRUE;
 }

@@ -241,6 +241,24 @@ test_upstream_version (void)
   g_assert_null (tsq_test_upstream_version (NULL));
 }
 
+/* A missing package is a failure that names the package to install. */
+static void
+test_require (void)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (tsq_test_webapps_require ("/", "base-files", &error));
+  g_assert_no_error (error);
+  g_assert_false (
+    tsq_test_webapps_require ("/nonexistent/tsq-test-program", "tsq-test-package", &error));
+  g_assert_error (error, TSQ_TEST_WEBAPPS_ERROR, TSQ_TEST_WEBAPPS_ERROR_MISSING);
+  g_assert_nonnull (strstr (error->message, "/nonexistent/tsq-test-program"));
+  g_assert_nonnull (strstr (error->message, "install the Debian package tsq-test-package"));
+  g_clear_error (&error);
+  g_assert_null (tsq_test_package_version ("tsq-no-such-package", &error));
+  g_assert_nonnull (error);
+}
+
 static void
 test_nginx_welcome (Fixture *f, gconstpointer data)
 {
@@ -335,6 +353,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/tsq/webapps/upstream-version", test_upstream_version);
+  g_test_add_func ("/tsq/webapps/require", test_require);
   g_test_add ("/tsq/webapps/nginx-welcome", Fixture, NULL, setup_php, test_nginx_welcome, teardown);
   g_test_add ("/tsq/webapps/phpmyadmin", Fixture, NULL, setup_php, test_phpmyadmin, teardown);
   g_test_add ("/tsq/webapps/adminer", Fixture, NULL, setup_php, test_adminer, teardown);
