@@ -92,8 +92,11 @@ schedule_monitor (TsqAgent   *self,
       tsq_scheduler_remove (self->scheduler, monitor->id);
       return;
     }
+  /* A monitor that never ran gets its baseline scan now rather than up to one period later;
+   * after that it follows its schedule. */
   tsq_scheduler_set (self->scheduler, monitor->id, schedule, monitor->last_run_us,
-                     monitor->next_run_us);
+                     monitor->last_run_us == 0 && monitor->next_run_us == 0 ? g_get_real_time ()
+                                                                           : monitor->next_run_us);
 }
 
 /* Picks up monitors added, edited, enabled, disabled or removed by any process. */

@@ -1057,10 +1057,14 @@ static const struct
 {
   const char *member;
   const char *header;
+  const char *display; /* the spelling people know, used as the change's subject */
 } security_headers[] = {
-  { "hsts", "strict-transport-security" },  { "csp", "content-security-policy" },
-  { "x_frame_options", "x-frame-options" }, { "x_content_type_options", "x-content-type-options" },
-  { "referrer_policy", "referrer-policy" }, { "permissions_policy", "permissions-policy" },
+  { "hsts", "strict-transport-security", "Strict-Transport-Security" },
+  { "csp", "content-security-policy", "Content-Security-Policy" },
+  { "x_frame_options", "x-frame-options", "X-Frame-Options" },
+  { "x_content_type_options", "x-content-type-options", "X-Content-Type-Options" },
+  { "referrer_policy", "referrer-policy", "Referrer-Policy" },
+  { "permissions_policy", "permissions-policy", "Permissions-Policy" },
 };
 
 /* "HSTS", "csp", "x_frame_options", "X-Frame-Options" -> the lower-case HTTP header name. */
@@ -1168,12 +1172,12 @@ detect_headers (Ctx *ctx, JsonObject *base_sec, JsonObject *sec)
             value = get_text (cur_headers, header);
           capped = value ? cap_utf8 (value, SUMMARY_MAX, NULL) : NULL;
           set_string_or_null (ev, "value", capped);
-          add_change (ctx, "security.header_added", header,
+          add_change (ctx, "security.header_added", security_headers[i].display,
                       json_node_init_boolean (json_node_alloc (), FALSE),
                       json_node_init_boolean (json_node_alloc (), TRUE), 100, ev, "info");
         }
       else if (was && !is)
-        add_change (ctx, "security.header_removed", header,
+        add_change (ctx, "security.header_removed", security_headers[i].display,
                     json_node_init_boolean (json_node_alloc (), TRUE),
                     json_node_init_boolean (json_node_alloc (), FALSE), 100, NULL, "warning");
     }

@@ -334,11 +334,51 @@ accept_url (Collector *col, const char *ref, const char **kind_out)
   return NULL;
 }
 
+/* Cheap test before URL parsing: only a reference containing one of these can classify (or sit
+ * on an api host). Pages carry thousands of anchors; almost none are endpoints. */
+static gboolean
+might_be_endpoint (const char *ref)
+{
+  for (const char *p = ref; *p; p++)
+    {
+      switch (g_ascii_tolower (*p))
+        {
+        case 'a':
+          if (g_ascii_strncasecmp (p, "api", 3) == 0)
+            return TRUE;
+          break;
+        case 'g':
+          if (g_ascii_strncasecmp (p, "graph", 5) == 0)
+            return TRUE;
+          break;
+        case 's':
+          if (g_ascii_strncasecmp (p, "swagger", 7) == 0)
+            return TRUE;
+          break;
+        case 'r':
+          if (g_ascii_strncasecmp (p, "redoc", 5) == 0)
+            return TRUE;
+          break;
+        case 'w':
+          if (g_ascii_strncasecmp (p, "wp-json", 7) == 0)
+            return TRUE;
+          break;
+        case 'v':
+          if ((p == ref || p[-1] == '/') && g_ascii_isdigit (p[1]))
+            return TRUE;
+          break;
+        default:
+          break;
+        }
+    }
+  return FALSE;
+}
+
 static void
 add_classified (Collector *col, const char *ref)
 {
   const char *kind;
-  g_autofree char *url = accept_url (col, ref, &kind);
+  g_autofree char *url = might_be_endpoint (ref) ? accept_url (col, ref, &kind) : NULL;
 
   if (url != NULL && kind != NULL)
     add_entry (col, url, kind, NULL);

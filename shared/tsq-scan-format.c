@@ -28,13 +28,17 @@ tsq_format_value (JsonNode *node)
 char *
 tsq_change_format_line (JsonObject *change)
 {
-  g_autofree char *old_text = tsq_format_value (json_object_get_member (change, "old"));
-  g_autofree char *new_text = tsq_format_value (json_object_get_member (change, "new"));
   const char *type = tsq_json_get_string (change, "type", "?");
+  gboolean presence = g_str_has_prefix (type, "security.header_");
+  /* Header changes carry presence booleans: say it in words. */
+  g_autofree char *old_text = presence ? g_strdup (g_str_has_suffix (type, "added") ? "absent" : "present")
+                                       : tsq_format_value (json_object_get_member (change, "old"));
+  g_autofree char *new_text = presence ? g_strdup (g_str_has_suffix (type, "added") ? "present" : "absent")
+                                       : tsq_format_value (json_object_get_member (change, "new"));
   const char *subject = tsq_json_get_string (change, "subject", "");
   const char *severity = tsq_json_get_string (change, "severity", "info");
 
-  return g_strdup_printf ("%-8s %-28s %s: %s → %s", severity, type, subject, old_text, new_text);
+  return g_strdup_printf ("%-8s %-32s %s: %s → %s", severity, type, subject, old_text, new_text);
 }
 
 static void

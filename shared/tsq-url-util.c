@@ -47,21 +47,14 @@ is_special_scheme (const char *scheme)
   return default_port (scheme) > 0;
 }
 
-char *
-tsq_url_normalize (const char *url, gboolean drop_fragment)
+static char *
+normalize_uri (GUri *uri, gboolean drop_fragment)
 {
-  g_autoptr (GUri) uri = NULL;
   g_autoptr (GUri) out = NULL;
   g_autofree char *scheme = NULL;
   g_autofree char *host = NULL;
   const char *path;
   int port;
-
-  if (url == NULL || *url == '\0')
-    return NULL;
-  uri = g_uri_parse (url, TSQ_URI_FLAGS, NULL);
-  if (uri == NULL)
-    return NULL;
 
   scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
   if (g_uri_get_host (uri) != NULL)
@@ -111,10 +104,62 @@ tsq_url_normalize (const char *url, gboolean drop_fragment)
 }
 
 char *
+tsq_url_normalize (const char *url, gboolean drop_fragment)
+{
+  g_autoptr (GUri) uri = NULL;
+
+  if (url == NULL || *url == '\0')
+    return NULL;
+  uri = g_uri_parse (url, TSQ_URI_FLAGS, NULL);
+  if (uri == NULL)
+    return NULL;
+  return normalize_uri (uri, drop_fragment);
+}
+
+/* A page resolves hundreds of references against one base: keep the last parsed base per
+ * thread instead of parsing it again for each. */
+typedef struct
+{
+  char *text;
+  GUri *uri;
+} BaseCache;
+
+static void
+base_cache_free (gpointer data)
+{
+  BaseCache *cache = data;
+
+  g_free (cache->text);
+  g_clear_pointer (&cache->uri, g_uri_unref);
+  g_free (cache);
+}
+
+static GPrivate base_cache_key = G_PRIVATE_INIT (base_cache_free);
+
+static GUri *
+parse_base (const char *base)
+{
+  BaseCache *cache = g_private_get (&base_cache_key);
+
+  if (cache == NULL)
+    {
+      cache = g_new0 (BaseCache, 1);
+      g_private_set (&base_cache_key, cache);
+    }
+  if (cache->text == NULL || !g_str_equal (cache->text, base))
+    {
+      g_free (cache->text);
+      g_clear_pointer (&cache->uri, g_uri_unref);
+      cache->text = g_strdup (base);
+      cache->uri = g_uri_parse (base, TSQ_URI_FLAGS, NULL);
+    }
+  return cache->uri;
+}
+
+char *
 tsq_url_resolve (const char *base, const char *ref)
 {
   g_autofree char *clean = NULL;
-  g_autofree char *resolved = NULL;
 
   if (ref == NULL)
     return NULL;
@@ -140,10 +185,19 @@ tsq_url_resolve (const char *base, const char *ref)
         }
     }
 
-  resolved = g_uri_resolve_relative (base, clean, TSQ_URI_FLAGS, NULL);
-  if (resolved == NULL)
-    return NULL;
-  return tsq_url_normalize (resolved, FALSE);
+  if (base == NULL)
+    {
+      g_autoptr (GUri) absolute = g_uri_parse (clean, TSQ_URI_FLAGS, NULL);
+
+      return absolute ? normalize_uri (absolute, FALSE) : NULL;
+    }
+  else
+    {
+      GUri *base_uri = parse_base (base);
+      g_autoptr (GUri) uri = base_uri ? g_uri_parse_relative (base_uri, clean, TSQ_URI_FLAGS, NULL) : NULL;
+
+      return uri ? normalize_uri (uri, FALSE) : NULL;
+    }
 }
 
 gboolean

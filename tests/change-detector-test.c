@@ -544,7 +544,7 @@ test_header_removed_added (void)
   set_security_header (r, "csp", NULL);
   removed = monitor_scan (&m, r);
   c = only_change (removed, "security.header_removed");
-  g_assert_cmpstr (tsq_json_get_string (c, "subject", NULL), ==, "content-security-policy");
+  g_assert_cmpstr (tsq_json_get_string (c, "subject", NULL), ==, "Content-Security-Policy");
   g_assert_cmpstr (tsq_json_get_string (c, "severity", NULL), ==, "warning");
 
   r = make_result ();
@@ -552,11 +552,11 @@ test_header_removed_added (void)
   added = monitor_scan (&m, r);
   /* CSP is back and Referrer-Policy is new. */
   g_assert_cmpuint (json_array_get_length (added), ==, 2);
-  c = find_change (added, "security.header_added", "referrer-policy");
+  c = find_change (added, "security.header_added", "Referrer-Policy");
   g_assert_nonnull (c);
   g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (c, "evidence"), "value", NULL), ==,
                    "no-referrer");
-  g_assert_nonnull (find_change (added, "security.header_added", "content-security-policy"));
+  g_assert_nonnull (find_change (added, "security.header_added", "Content-Security-Policy"));
 
   /* Header absent as a member, named only in missing_headers with the member spelling. */
   r = make_result ();
@@ -566,7 +566,7 @@ test_header_removed_added (void)
     tsq_json_get_array (tsq_json_get_object (r, "security"), "missing_headers"), "x_frame_options");
   member_form = monitor_scan (&m, r);
   c = only_change (member_form, "security.header_removed");
-  g_assert_cmpstr (tsq_json_get_string (c, "subject", NULL), ==, "x-frame-options");
+  g_assert_cmpstr (tsq_json_get_string (c, "subject", NULL), ==, "X-Frame-Options");
   monitor_clear (&m);
 }
 
