@@ -45,7 +45,8 @@ typedef struct
   char *http_version;          /* "HTTP/1.0", "HTTP/1.1", "HTTP/2" */
   SoupMessageHeaders *headers; /* final response headers (ref), NULL if none */
   char *content_type;
-  GBytes *body;          /* decoded (gzip/deflate/br), capped; never NULL on success */
+  GBytes *body;          /* decoded (gzip/deflate/br), capped; never NULL on success; a NUL
+                          * byte follows the data (not counted), so it may be read as a string */
   gboolean truncated;    /* body cap reached */
   guint64 wire_bytes;    /* body bytes received on the wire (compressed) */
   guint64 decoded_bytes; /* decoded body bytes kept (== body size, <= the cap) */

@@ -564,11 +564,18 @@ complete (GTask *task)
     {
       if (data->body != NULL)
         {
-          data->response->decoded_bytes = data->body->len;
-          data->response->body = g_byte_array_free_to_bytes (g_steal_pointer (&data->body));
+          guint len = data->body->len;
+          g_autoptr (GBytes) terminated = NULL;
+
+          /* Bodies are text more often than not: keep a NUL after the data (not counted in the
+           * size) so consumers may treat them as C strings without copying. */
+          data->response->decoded_bytes = len;
+          g_byte_array_append (data->body, (const guint8 *) "", 1);
+          terminated = g_byte_array_free_to_bytes (g_steal_pointer (&data->body));
+          data->response->body = g_bytes_new_from_bytes (terminated, 0, len);
         }
       if (data->response->body == NULL)
-        data->response->body = g_bytes_new (NULL, 0);
+        data->response->body = g_bytes_new_static ("", 0);
       g_task_return_pointer (task, g_steal_pointer (&data->response),
                              (GDestroyNotify)tsq_fetch_response_free);
     }

@@ -481,7 +481,7 @@ analyze_in_thread (GTask        *task,
         continue;
       data = g_bytes_get_data (res->body, &len);
       resources_bytes += len;
-      /* Resource bodies are NUL-terminated by the cache; only text is of use here. */
+      /* The fetcher keeps a NUL after every body; only text is of use here. */
       if (data == NULL || memchr (data, '\0', len) != NULL)
         continue;
       if (str_in_array (page->script_urls, res->url))

@@ -734,6 +734,8 @@ test_fetch_ok (void)
   g_assert_cmpstr (soup_message_headers_get_one (response->headers, "Set-Cookie"), ==,
                    "a=1; HttpOnly");
   g_assert_true (g_bytes_equal (response->body, body));
+  /* A NUL follows the data, outside the counted size. */
+  g_assert_cmpint (((const char *) g_bytes_get_data (response->body, NULL))[30], ==, '\0');
   g_assert_false (response->truncated);
   g_assert_cmpuint (response->decoded_bytes, ==, 30);
   g_assert_cmpuint (response->wire_bytes, ==, 30);
