@@ -70,7 +70,8 @@ test_scan_bad_inputs (Fixture      *f,
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autoptr (GPtrArray) results = NULL;
-  g_autoptr (GBytes) png = g_bytes_new_static ("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01", 24);
+  static const char png_magic[] = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01";
+  g_autoptr (GBytes) png = g_bytes_new_static (png_magic, sizeof png_magic - 1);
   g_autoptr (GBytes) noise = NULL;
   const char *loop_a_headers[] = { "Location: /loop-b", NULL };
   const char *loop_b_headers[] = { "Location: /loop-a", NULL };
