@@ -179,6 +179,7 @@ test_monitor_commands (Fixture      *f,
   id = g_strstrip (g_strdup (out));
   g_assert_true (g_uuid_string_is_valid (id));
   g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
 
   /* Bad input is refused with a message, and nothing is written. */
   g_assert_cmpint (tsq_test_agent_run (NULL, &err, "monitor", "add", "https://example.org/",

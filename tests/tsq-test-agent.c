@@ -16,6 +16,15 @@ agent_path (void)
   return path;
 }
 
+static char *
+bytes_to_string (GBytes *bytes)
+{
+  gsize len = 0;
+  const char *data = bytes ? g_bytes_get_data (bytes, &len) : NULL;
+
+  return data ? g_strndup (data, len) : g_strdup ("");
+}
+
 int
 tsq_test_agent_runv (const char *const *argv,
                      char              **out,
@@ -24,8 +33,8 @@ tsq_test_agent_runv (const char *const *argv,
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *stdout_buf = NULL;
-  g_autofree char *stderr_buf = NULL;
+  g_autoptr (GBytes) stdout_bytes = NULL;
+  g_autoptr (GBytes) stderr_bytes = NULL;
 
   g_ptr_array_add (args, (gpointer) agent_path ());
   for (guint i = 0; argv[i]; i++)
@@ -34,12 +43,12 @@ tsq_test_agent_runv (const char *const *argv,
   proc = g_subprocess_newv ((const char *const *) args->pdata,
                             G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, NULL, NULL, &stdout_buf, &stderr_buf, &error);
+  g_subprocess_communicate (proc, NULL, NULL, &stdout_bytes, &stderr_bytes, &error);
   g_assert_no_error (error);
   if (out)
-    *out = g_steal_pointer (&stdout_buf);
+    *out = bytes_to_string (stdout_bytes);
   if (err)
-    *err = g_steal_pointer (&stderr_buf);
+    *err = bytes_to_string (stderr_bytes);
   g_assert_true (g_subprocess_get_if_exited (proc));
   return g_subprocess_get_exit_status (proc);
 }

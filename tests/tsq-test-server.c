@@ -86,10 +86,18 @@ answer_later (gpointer data)
 
   answer (delayed->msg, delayed->route);
   soup_server_message_unpause (delayed->msg);
+  return G_SOURCE_REMOVE;
+}
+
+/* Also runs when the server stops with the answer still pending. */
+static void
+delayed_free (gpointer data)
+{
+  Delayed *delayed = data;
+
   g_object_unref (delayed->msg);
   route_free (delayed->route);
   g_free (delayed);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -147,7 +155,7 @@ handle (SoupServer        *soup_server,
       delayed->msg = g_object_ref (msg);
       delayed->route = route;
       soup_server_message_pause (msg);
-      g_source_set_callback (source, answer_later, delayed, NULL);
+      g_source_set_callback (source, answer_later, delayed, delayed_free);
       g_source_attach (source, self->context);
       return;
     }
