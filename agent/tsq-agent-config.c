@@ -66,6 +66,8 @@ static const KeySpec keys[] = {
   { "scanner", "max_resources_total", KEY_SIZE, OFF (scanner.resources.max_bytes_total), 0, 1024.0 * 1024 * 1024 },
   { "scanner", "resource_timeout", KEY_UINT, OFF (scanner.resources.timeout_s), 1, 600 },
   { "scanner", "resource_cache", KEY_SIZE, OFF (scanner.resource_cache_bytes), 0, 64.0 * 1024 * 1024 * 1024 },
+  { "scanner", "reuse_unchanged", KEY_BOOL, OFF (scanner.reuse_unchanged), 0, 0 },
+  { "scanner", "reuse_cache", KEY_SIZE, OFF (scanner.reuse_cache_bytes), 0, 64.0 * 1024 * 1024 * 1024 },
   { "network", "blocked_networks", KEY_STRV, OFF (blocked_networks), 0, 0 },
   { "network", "allowed_networks", KEY_STRV, OFF (allowed_networks), 0, 0 },
   { "changes", "baseline_scans", KEY_UINT, OFF (thresholds.baseline_scans), 1, 1000 },

@@ -208,14 +208,19 @@ record_result (TsqAgent   *self,
   JsonObject *payload;
   const char *id = job->monitor->id;
 
-  previous = tsq_storage_get_last_result (self->storage, id, &error);
-  if (error)
-    {
-      g_warning ("monitor %s: cannot read the last result: %s", job->monitor->name, error->message);
-      g_clear_error (&error);
-    }
   state = tsq_storage_get_monitor_state (self->storage, id, &error);
   g_clear_error (&error);
+  /* The detector's state carries everything it compares; the last full result (large) is only
+   * read when there is no state yet, e.g. a database from before states were kept. */
+  if (state == NULL)
+    {
+      previous = tsq_storage_get_last_result (self->storage, id, &error);
+      if (error)
+        {
+          g_warning ("monitor %s: cannot read the last result: %s", job->monitor->name, error->message);
+          g_clear_error (&error);
+        }
+    }
 
   /* A scan cut short by shutdown says nothing about the site: store it, compare nothing. */
   if (!tsq_json_get_boolean (result, "interrupted", FALSE))

@@ -120,7 +120,10 @@ main (int argc, char **argv)
   int monitors = 600;
   int seconds = 20;
   char *pages = NULL;
+  gboolean no_reuse = FALSE;
   GOptionEntry entries[] = {
+    { "no-reuse", 0, 0, G_OPTION_ARG_NONE, &no_reuse,
+      "Analyse every page in full, as if every scan found it changed", NULL },
     { "monitors", 'm', 0, G_OPTION_ARG_INT, &monitors, "Monitors, each scanned every second", "N" },
     { "seconds", 's', 0, G_OPTION_ARG_INT, &seconds, "Measured duration", "S" },
     { "pages", 'p', 0, G_OPTION_ARG_FILENAME, &pages, "Directory of .html pages to serve", "DIR" },
@@ -175,6 +178,7 @@ main (int argc, char **argv)
   g_free (config->database);
   config->database = g_strdup (database);
   config->max_in_flight = 100;
+  config->scanner.reuse_unchanged = !no_reuse;
   config->domain_rate = 100000;
   config->domain_burst = 100000;
   if (!tsq_agent_config_prepare (config, &error)
@@ -207,8 +211,9 @@ main (int argc, char **argv)
   g_main_loop_run (counter.loop);
 
   g_array_sort (counter.per_second, compare_uint);
-  printf ("pipeline: %d monitors every 1 s, %u pages of 60-200 KB, nginx on loopback, %d s measured\n",
-          monitors, names->len, seconds);
+  printf ("pipeline: %d monitors every 1 s, %u pages of 60-200 KB, nginx on loopback, %d s measured, %s\n",
+          monitors, names->len, seconds,
+          no_reuse ? "full analysis of every scan (--no-reuse)" : "unchanged pages reuse their analysis");
   if (counter.per_second->len)
     printf ("scans/s: median %u, min %u, max %u (1-s windows after 5 s warm-up); %u scans in all\n",
             g_array_index (counter.per_second, guint, counter.per_second->len / 2),

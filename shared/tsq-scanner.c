@@ -28,7 +28,46 @@ struct _TsqScanner
   TsqFetcher        *fetcher;
   TsqFetcher        *insecure_fetcher; /* tls_verify off, for monitors that ask for it */
   TsqResourceCache  *cache;
+  /* Unchanged-page reuse (see the comment above ReuseEntry). Main context only. */
+  GHashTable        *reuse;       /* key -> ReuseEntry */
+  GQueue             reuse_lru;   /* ReuseEntry*, most recent first */
+  gsize              reuse_bytes;
 };
+
+/* A page whose bytes (and stable headers, and linked files) are exactly those of its previous
+ * scan yields exactly the previous analysis: reuse it instead of parsing and matching again.
+ * Most scans of a monitored site find it unchanged, so this is the agent's common case. Pages
+ * that differ at all (a nonce, a rotating token) take the full path, so nothing is ever missed:
+ * the digest decides, not a guess. */
+typedef struct
+{
+  gatomicrefcount ref;
+  char           *key;
+  guint64         page_digest;
+  guint64         resources_digest;
+  GPtrArray      *resource_urls;   /* char*: the page's scripts and stylesheets */
+  JsonObject     *analysis;        /* result members that follow from the bytes alone */
+  gsize           size;
+  GList          *link;            /* in reuse_lru */
+} ReuseEntry;
+
+static ReuseEntry *
+reuse_entry_ref (ReuseEntry *entry)
+{
+  g_atomic_ref_count_inc (&entry->ref);
+  return entry;
+}
+
+static void
+reuse_entry_unref (ReuseEntry *entry)
+{
+  if (!g_atomic_ref_count_dec (&entry->ref))
+    return;
+  g_free (entry->key);
+  g_clear_pointer (&entry->resource_urls, g_ptr_array_unref);
+  g_clear_pointer (&entry->analysis, json_object_unref);
+  g_free (entry);
+}
 
 G_DEFINE_FINAL_TYPE (TsqScanner, tsq_scanner, G_TYPE_OBJECT)
 
@@ -45,6 +84,12 @@ typedef struct
   GPtrArray         *ignore_selectors; /* TsqCssSelector* */
   JsonObject        *result;
   gint64             started_us;
+  char              *reuse_key;
+  guint64            page_digest;
+  guint64            resources_digest;
+  ReuseEntry        *reuse;          /* the previous analysis, while its bytes still match */
+  GPtrArray         *resource_urls;  /* what this scan asked the resource cache for */
+  gboolean           have_resources; /* resources fetched before the page was parsed */
 } ScanJob;
 
 static void
@@ -59,6 +104,9 @@ scan_job_free (ScanJob *job)
   g_clear_pointer (&job->resources, g_ptr_array_unref);
   g_clear_pointer (&job->ignore_selectors, g_ptr_array_unref);
   g_clear_pointer (&job->result, json_object_unref);
+  g_free (job->reuse_key);
+  g_clear_pointer (&job->reuse, reuse_entry_unref);
+  g_clear_pointer (&job->resource_urls, g_ptr_array_unref);
   g_free (job);
 }
 
@@ -75,6 +123,8 @@ tsq_scanner_options_init (TsqScannerOptions *options)
   options->fetch_resources = TRUE;
   options->dom_patterns = TRUE;
   options->resource_cache_bytes = 128 * 1024 * 1024;
+  options->reuse_unchanged = TRUE;
+  options->reuse_cache_bytes = 64 * 1024 * 1024;
 }
 
 static void
@@ -87,6 +137,8 @@ tsq_scanner_finalize (GObject *object)
   g_clear_object (&self->fetcher);
   g_clear_object (&self->insecure_fetcher);
   g_clear_object (&self->cache);
+  g_queue_clear (&self->reuse_lru);
+  g_clear_pointer (&self->reuse, g_hash_table_unref);
   g_free (self->user_agent);
   G_OBJECT_CLASS (tsq_scanner_parent_class)->finalize (object);
 }
@@ -100,6 +152,9 @@ tsq_scanner_class_init (TsqScannerClass *klass)
 static void
 tsq_scanner_init (TsqScanner *self)
 {
+  self->reuse = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       (GDestroyNotify) reuse_entry_unref);
+  g_queue_init (&self->reuse_lru);
 }
 
 TsqScanner *
@@ -542,7 +597,197 @@ analyze_in_thread (GTask        *task,
   g_task_return_boolean (task, TRUE);
 }
 
+/* ---- unchanged-page reuse ------------------------------------------------------------------- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME  0x100000001b3ULL
+
+static guint64
+fnv1a (guint64     hash,
+       const void *data,
+       gsize       len)
+{
+  const guchar *p = data;
+
+  for (gsize i = 0; i < len; i++)
+    hash = (hash ^ p[i]) * FNV_PRIME;
+  return hash;
+}
+
+static guint64
+fnv1a_str (guint64     hash,
+           const char *s)
+{
+  /* The terminator too, so that "ab"+"c" and "a"+"bc" differ. */
+  return s ? fnv1a (hash, s, strlen (s) + 1) : fnv1a (hash, "\xff", 1);
+}
+
+/* Headers that change on every response without saying anything about the page. */
+static const char *const volatile_headers[] = {
+  "date", "expires", "age", "last-modified", "etag", "content-length", "connection",
+  "keep-alive", "via", "x-request-id", "x-amz-request-id", "x-amz-cf-id", "x-amz-cf-pop",
+  "cf-ray", "x-served-by", "x-cache", "x-cache-hits", "x-timer", "server-timing", "x-runtime",
+  "request-id", "x-trace-id", "traceparent", "x-varnish", "x-request-time", "report-to", "nel",
+  NULL,
+};
+
+static guint64
+page_digest (TsqFetchResponse *response)
+{
+  guint64 hash = FNV_OFFSET;
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+  gsize len = 0;
+  const char *body = response->body ? g_bytes_get_data (response->body, &len) : NULL;
+
+  hash = fnv1a (hash, &response->status, sizeof response->status);
+  hash = fnv1a_str (hash, response->final_url);
+  hash = fnv1a (hash, &response->truncated, sizeof response->truncated);
+  if (body)
+    hash = fnv1a (hash, body, len);
+  if (response->headers == NULL)
+    return hash;
+  soup_message_headers_iter_init (&iter, response->headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    {
+      gboolean skip = FALSE;
+
+      for (guint i = 0; volatile_headers[i] && !skip; i++)
+        skip = g_ascii_strcasecmp (name, volatile_headers[i]) == 0;
+      if (skip)
+        continue;
+      hash = fnv1a_str (hash, name);
+      if (g_ascii_strcasecmp (name, "set-cookie") == 0)
+        {
+          /* A fresh session id each time is noise; the cookie's name and flags are not. */
+          const char *eq = strchr (value, '=');
+          const char *semi = strchr (value, ';');
+
+          hash = fnv1a (hash, value, eq ? (gsize) (eq - value) : strlen (value));
+          hash = fnv1a_str (hash, semi ? semi : "");
+        }
+      else
+        hash = fnv1a_str (hash, value);
+    }
+  return hash;
+}
+
+static guint64
+resources_digest (GPtrArray *resources)
+{
+  guint64 hash = FNV_OFFSET;
+
+  for (guint i = 0; resources && i < resources->len; i++)
+    {
+      TsqResource *res = g_ptr_array_index (resources, i);
+      gsize len = 0;
+      const void *data = res->body ? g_bytes_get_data (res->body, &len) : NULL;
+
+      hash = fnv1a_str (hash, res->url);
+      hash = fnv1a (hash, &res->status, sizeof res->status);
+      if (data)
+        hash = fnv1a (hash, data, len);
+    }
+  return hash;
+}
+
+/* The members of a result that follow from the page's bytes, headers and linked files. */
+static const char *const reused_members[] = {
+  "technologies", "fingerprints", "security", "content", "endpoints", "complexity", NULL,
+};
+
+static void
+reuse_store (TsqScanner *self,
+             ScanJob    *job)
+{
+  ReuseEntry *entry;
+  ReuseEntry *old;
+  JsonObject *content = tsq_json_get_object (job->result, "content");
+
+  if (!self->options.reuse_unchanged || job->reuse_key == NULL
+      || json_object_has_member (job->result, "error"))
+    return;
+
+  entry = g_new0 (ReuseEntry, 1);
+  g_atomic_ref_count_init (&entry->ref);
+  entry->key = g_strdup (job->reuse_key);
+  entry->page_digest = job->page_digest;
+  entry->resources_digest = job->resources_digest;
+  entry->resource_urls = job->resource_urls ? g_ptr_array_ref (job->resource_urls) : NULL;
+  entry->analysis = json_object_new ();
+  for (guint i = 0; reused_members[i]; i++)
+    {
+      JsonNode *node = json_object_get_member (job->result, reused_members[i]);
+
+      if (node)
+        json_object_set_member (entry->analysis, reused_members[i], json_node_copy (node));
+    }
+  json_object_set_int_member (entry->analysis, "resources_bytes",
+                              tsq_json_get_int (tsq_json_get_object (job->result, "size"),
+                                                "resources_bytes", 0));
+  entry->size = 4096 + strlen (tsq_json_get_string (content, "text", "")) + strlen (entry->key);
+
+  old = g_hash_table_lookup (self->reuse, entry->key);
+  if (old)
+    {
+      g_queue_delete_link (&self->reuse_lru, old->link);
+      self->reuse_bytes -= old->size;
+      g_hash_table_remove (self->reuse, old->key);
+    }
+  g_queue_push_head (&self->reuse_lru, entry);
+  entry->link = self->reuse_lru.head;
+  g_hash_table_insert (self->reuse, entry->key, entry);
+  self->reuse_bytes += entry->size;
+
+  while (self->reuse_bytes > self->options.reuse_cache_bytes && self->reuse_lru.length > 1)
+    {
+      ReuseEntry *victim = g_queue_pop_tail (&self->reuse_lru);
+
+      self->reuse_bytes -= victim->size;
+      g_hash_table_remove (self->reuse, victim->key);
+    }
+}
+
+static ReuseEntry *
+reuse_lookup (TsqScanner *self,
+              ScanJob    *job)
+{
+  ReuseEntry *entry = g_hash_table_lookup (self->reuse, job->reuse_key);
+
+  if (entry == NULL || entry->page_digest != job->page_digest)
+    return NULL;
+  g_queue_unlink (&self->reuse_lru, entry->link);
+  g_queue_push_head_link (&self->reuse_lru, entry->link);
+  return reuse_entry_ref (entry);
+}
+
+static void
+reuse_apply (ScanJob    *job,
+             ReuseEntry *entry)
+{
+  JsonObject *security;
+
+  for (guint i = 0; reused_members[i]; i++)
+    {
+      JsonNode *node = json_object_get_member (entry->analysis, reused_members[i]);
+
+      if (node)
+        json_object_set_member (job->result, reused_members[i], json_node_copy (node));
+    }
+  json_object_set_int_member (tsq_json_get_object (job->result, "size"), "resources_bytes",
+                              tsq_json_get_int (entry->analysis, "resources_bytes", 0));
+  /* The one security fact that moves while the bytes stay: time. */
+  security = tsq_json_get_object (job->result, "security");
+  if (security && job->response->tls_subject)
+    json_object_set_int_member (security, "tls_days_left", job->response->tls_days_left);
+  json_object_set_boolean_member (job->result, "analysis_reused", TRUE);
+}
+
 /* ---- the chain ------------------------------------------------------------------------------ */
+
+static void parse           (GTask     *task);
+static void fetch_resources (GTask     *task,
+                             GPtrArray *urls);
 
 static void
 finish_scan (GTask *task)
@@ -582,6 +827,8 @@ on_analyzed (GObject      *source,
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     set_error (job->result, "internal", error->message);
+  else
+    reuse_store (g_task_get_source_object (task), job);
   finish_scan (task);
 }
 
@@ -591,6 +838,8 @@ analyze (GTask *task)
   TsqScanner *self = g_task_get_source_object (task);
   ScanJob *job = g_task_get_task_data (task);
   g_autoptr (GTask) sub = g_task_new (self, NULL, on_analyzed, task);
+
+  job->resources_digest = resources_digest (job->resources);
 
   g_task_set_task_data (sub, job, NULL);
   g_task_run_in_thread (sub, analyze_in_thread);
@@ -610,7 +859,29 @@ on_resources (GObject      *source,
   if (job->resources == NULL && error)
     g_debug ("%s: linked resources: %s", job->url, error->message);
   resources_json (job->result, &job->resource_stats);
+
+  if (job->reuse != NULL)
+    {
+      /* The page is unchanged; are its linked files too? */
+      if (resources_digest (job->resources) == job->reuse->resources_digest)
+        {
+          reuse_apply (job, job->reuse);
+          finish_scan (task);
+          return;
+        }
+      g_clear_pointer (&job->reuse, reuse_entry_unref);
+      job->have_resources = TRUE;
+      parse (task);
+      return;
+    }
   analyze (task);
+}
+
+static gpointer
+copy_string (gconstpointer string,
+             gpointer      unused)
+{
+  return g_strdup (string);
 }
 
 static gboolean
@@ -630,7 +901,6 @@ on_parsed (GObject      *source,
   ScanJob *job = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) urls = NULL;
-  TsqResourceLimits limits;
 
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
@@ -642,14 +912,26 @@ on_parsed (GObject      *source,
       return;
     }
 
-  if (!want_resources (self, job))
+  if (job->have_resources || !want_resources (self, job))
     {
       analyze (task);
       return;
     }
-  urls = g_ptr_array_new ();
-  g_ptr_array_extend (urls, job->page->script_urls, NULL, NULL);
-  g_ptr_array_extend (urls, job->page->stylesheet_urls, NULL, NULL);
+  urls = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_extend (urls, job->page->script_urls, copy_string, NULL);
+  g_ptr_array_extend (urls, job->page->stylesheet_urls, copy_string, NULL);
+  job->resource_urls = g_ptr_array_ref (urls);
+  fetch_resources (task, urls);
+}
+
+static void
+fetch_resources (GTask     *task,
+                 GPtrArray *urls)
+{
+  TsqScanner *self = g_task_get_source_object (task);
+  ScanJob *job = g_task_get_task_data (task);
+  TsqResourceLimits limits;
+
   limits = self->options.resources;
   limits.third_party = tsq_json_get_boolean (job->scan_config, "third_party_resources",
                                              limits.third_party);
@@ -663,10 +945,10 @@ on_fetched (GObject      *source,
             gpointer      user_data)
 {
   GTask *task = user_data;
+  TsqScanner *self = g_task_get_source_object (task);
   ScanJob *job = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
   TsqFetchResponse *partial = NULL;
-  g_autoptr (GTask) sub = NULL;
 
   job->response = tsq_fetcher_fetch_finish_full (TSQ_FETCHER (source), result, &partial, &error);
   if (job->response == NULL)
@@ -685,8 +967,44 @@ on_fetched (GObject      *source,
   g_clear_pointer (&partial, tsq_fetch_response_free);
   fill_from_response (job->result, job->response);
 
-  sub = g_task_new (g_task_get_source_object (task), NULL, on_parsed, task);
-  g_task_set_task_data (sub, job, NULL);
+  if (self->options.reuse_unchanged)
+    {
+      g_autofree char *config = NULL;
+
+      if (job->scan_config)
+        {
+          g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), job->scan_config);
+          config = tsq_json_to_string (node, FALSE);
+        }
+      job->reuse_key = g_strconcat (job->url, "\n", config ? config : "", NULL);
+      job->page_digest = page_digest (job->response);
+      job->reuse = reuse_lookup (self, job);
+    }
+  if (job->reuse != NULL)
+    {
+      if (want_resources (self, job) && job->reuse->resource_urls && job->reuse->resource_urls->len)
+        {
+          job->resource_urls = g_ptr_array_ref (job->reuse->resource_urls);
+          fetch_resources (task, job->resource_urls);
+          return;
+        }
+      if (resources_digest (NULL) == job->reuse->resources_digest)
+        {
+          reuse_apply (job, job->reuse);
+          finish_scan (task);
+          return;
+        }
+      g_clear_pointer (&job->reuse, reuse_entry_unref);
+    }
+  parse (task);
+}
+
+static void
+parse (GTask *task)
+{
+  g_autoptr (GTask) sub = g_task_new (g_task_get_source_object (task), NULL, on_parsed, task);
+
+  g_task_set_task_data (sub, g_task_get_task_data (task), NULL);
   g_task_run_in_thread (sub, parse_in_thread);
 }
 

@@ -24,6 +24,9 @@ typedef struct
   gboolean          fetch_resources; /* fetch linked scripts and stylesheets (default TRUE) */
   gboolean          dom_patterns;    /* evaluate `dom` fingerprints on the parsed page (default TRUE) */
   gsize             resource_cache_bytes; /* LRU bound of the cross-scan cache (default 128 MiB) */
+  gboolean          reuse_unchanged; /* same bytes, headers and linked files as the last scan of
+                                      * the URL: reuse its analysis (default TRUE) */
+  gsize             reuse_cache_bytes; /* memory for those analyses (default 64 MiB) */
 } TsqScannerOptions;
 
 void tsq_scanner_options_init (TsqScannerOptions *options);
