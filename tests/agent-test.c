@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include "tsq-json-util.h"
+#include "tsq-monitor.h"
 #include "tsq-sqlite-storage.h"
 #include "tsq-test-agent.h"
 #include "tsq-test-server.h"
@@ -392,11 +393,94 @@ test_kill_and_restart (Fixture      *f,
   g_assert_cmpuint (interrupted, >=, 1);
 }
 
+
+static guint
+scans_of_monitor (Fixture    *f,
+                  const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TsqStorage) storage = tsq_sqlite_storage_open (f->database, &error);
+  g_autoptr (TsqMonitor) monitor = NULL;
+  g_autoptr (GPtrArray) scans = NULL;
+
+  g_assert_no_error (error);
+  monitor = tsq_storage_get_monitor (storage, name, &error);
+  g_assert_no_error (error);
+  scans = tsq_storage_list_scans (storage, monitor->id, 0, 100000, &error);
+  g_assert_no_error (error);
+  return scans->len;
+}
+
+/* Monitors edited from another process reach the running agent; SIGHUP reloads; JSON logs. */
+static void
+test_live_edits (Fixture      *f,
+                 gconstpointer data)
+{
+  const char *json_args[] = {
+    "--set", "agent.domain_rate=1000", "--set", "agent.domain_burst=1000", "--log-format=json", NULL,
+  };
+  g_autofree char *log_path = g_build_filename (f->tmpdir, "agent.err", NULL);
+  g_autofree char *log = NULL;
+  g_autofree char *err = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 added_at;
+  guint before, after;
+  gboolean reloaded = FALSE;
+
+  serve_site (f, "3.7.1", FALSE, TRUE, 0);
+  f->agent = tsq_test_agent_spawn (f->database, json_args);
+  g_usleep (500 * 1000);
+
+  /* Added while the agent runs: scanned without a restart. */
+  added_at = g_get_monotonic_time ();
+  add_monitor (f, "live", "/site", "every 1s");
+  wait_for_scans (f, 1);
+  g_test_message ("first scan of a monitor added to a running agent completed after %.2f s",
+                  (g_get_monotonic_time () - added_at) / 1e6);
+
+  /* Disabled while the agent runs: no more scans once it has noticed. */
+  if (tsq_test_agent_run (NULL, &err, "monitor", "disable", "live", "--database", f->database, NULL) != 0)
+    g_error ("monitor disable: %s", err);
+  g_usleep (2500 * 1000);
+  before = scans_of_monitor (f, "live");
+  g_usleep (3000 * 1000);
+  after = scans_of_monitor (f, "live");
+  g_assert_cmpuint (after, ==, before);
+
+  g_subprocess_send_signal (f->agent, SIGHUP);
+  g_usleep (500 * 1000);
+  g_subprocess_send_signal (f->agent, SIGTERM);
+  g_subprocess_wait (f->agent, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (f->agent), ==, 0);
+  g_clear_object (&f->agent);
+
+  /* Every log line is a JSON object; the reload was logged. */
+  g_assert_true (g_file_get_contents (log_path, &log, NULL, NULL));
+  lines = g_strsplit (log, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autoptr (JsonNode) node = NULL;
+
+      if (*lines[i] == '\0')
+        continue;
+      node = tsq_json_from_string (lines[i], &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (tsq_json_get_string (json_node_get_object (node), "level", NULL));
+      if (g_strcmp0 (tsq_json_get_string (json_node_get_object (node), "message", NULL),
+                     "configuration reloaded") == 0)
+        reloaded = TRUE;
+    }
+  g_assert_true (reloaded);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/tsq/agent/changes-story", Fixture, NULL, fixture_setup, test_changes_story, fixture_teardown);
+  g_test_add ("/tsq/agent/live-edits", Fixture, NULL, fixture_setup, test_live_edits, fixture_teardown);
   g_test_add ("/tsq/agent/kill-and-restart", Fixture, NULL, fixture_setup, test_kill_and_restart, fixture_teardown);
   return g_test_run ();
 }
