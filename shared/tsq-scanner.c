@@ -292,6 +292,20 @@ fill_from_response (JsonObject       *result,
   json_object_set_double_member (timings, "download_ms", response->download_ms);
   json_object_set_double_member (timings, "total_ms", response->total_ms);
 
+  if (response->truncated)
+    {
+      /* Not a failure: the page answered and its first bytes are analysed; but say so. */
+      JsonArray *warnings = json_array_new ();
+      JsonObject *w = json_object_new ();
+      g_autofree char *message = g_strdup_printf ("the body was cut at %" G_GUINT64_FORMAT
+                                                  " bytes (scanner max_body); only that part was analysed",
+                                                  response->decoded_bytes);
+
+      json_object_set_string_member (w, "kind", "body_too_large");
+      json_object_set_string_member (w, "message", message);
+      json_array_add_object_element (warnings, w);
+      json_object_set_array_member (result, "warnings", warnings);
+    }
   json_object_set_int_member (size, "bytes", response->wire_bytes);
   json_object_set_int_member (size, "decoded_bytes", response->decoded_bytes);
   json_object_set_int_member (size, "header_bytes", response->header_bytes);

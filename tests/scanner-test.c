@@ -144,6 +144,49 @@ test_reuse_unchanged (void)
   }
 }
 
+/* Per-monitor ignore rules: regexes and element selectors; a huge body is cut with a warning. */
+static void
+test_ignore_rules_and_cap (void)
+{
+  g_autoptr (TsqTestServer) server = tsq_test_server_new ();
+  g_autoptr (TsqScanner) scanner = make_scanner (TRUE);
+  g_autofree char *url = tsq_test_server_get_url (server, "/");
+  g_autofree char *big_url = tsq_test_server_get_url (server, "/big");
+  g_autoptr (JsonNode) config = tsq_json_from_string (
+    "{\"ignore\":{\"regex\":[\"Order #[0-9]+\"],\"selectors\":[\"#weather\", \"aside .ad\"]}}", NULL);
+  g_autoptr (JsonObject) result = NULL;
+  g_autoptr (JsonObject) big = NULL;
+  GString *huge = g_string_new ("<html><body>");
+  const char *text;
+  JsonArray *warnings;
+
+  serve (server, "/", NULL,
+         "<html><body><h1>Shop</h1><p>Order #48151 placed.</p><div id=\"weather\">Sunny, 21 C</div>"
+         "<aside><p class=\"ad\">Buy now</p><p>Opening hours</p></aside></body></html>", NULL);
+  result = tsq_scanner_scan_sync (scanner, url, json_node_get_object (config));
+  text = tsq_json_get_string (tsq_json_get_object (result, "content"), "text", "");
+  g_assert_nonnull (strstr (text, "Shop"));
+  g_assert_nonnull (strstr (text, "placed"));
+  g_assert_nonnull (strstr (text, "Opening hours"));
+  g_assert_null (strstr (text, "48151"));
+  g_assert_null (strstr (text, "Sunny"));
+  g_assert_null (strstr (text, "Buy now"));
+
+  while (huge->len < 6 * 1024 * 1024)
+    g_string_append (huge, "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p>\n");
+  serve (server, "/big", NULL, huge->str, NULL);
+  g_string_free (huge, TRUE);
+  big = tsq_scanner_scan_sync (scanner, big_url, NULL);
+  g_assert_false (json_object_has_member (big, "error"));
+  g_assert_true (tsq_json_get_boolean (tsq_json_get_object (big, "size"), "truncated", FALSE));
+  warnings = tsq_json_get_array (big, "warnings");
+  g_assert_nonnull (warnings);
+  g_assert_cmpstr (tsq_json_get_string (json_array_get_object_element (warnings, 0), "kind", NULL), ==,
+                   "body_too_large");
+  g_assert_cmpint (tsq_json_get_int (tsq_json_get_object (big, "size"), "decoded_bytes", 0), ==,
+                   5 * 1024 * 1024);
+}
+
 static void
 test_reuse_disabled (void)
 {
@@ -168,5 +211,6 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tsq/scanner/reuse-unchanged", test_reuse_unchanged);
   g_test_add_func ("/tsq/scanner/reuse-disabled", test_reuse_disabled);
+  g_test_add_func ("/tsq/scanner/ignore-rules-and-cap", test_ignore_rules_and_cap);
   return g_test_run ();
 }
