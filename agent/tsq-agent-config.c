@@ -9,6 +9,7 @@
 #include "tsq-config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <glib/gstdio.h>
 
 #include "tsq-agent-config.h"
@@ -47,7 +48,6 @@ static const KeySpec keys[] = {
   { "agent", "domain_burst", KEY_DOUBLE, OFF (domain_burst), 1, 100000 },
   { "agent", "misfire_grace", KEY_UINT, OFF (misfire_grace_s), 0, 86400 * 7 },
   { "agent", "spread_window", KEY_UINT, OFF (spread_window_s), 0, 3600 },
-  { "agent", "flush_interval_ms", KEY_UINT, OFF (flush_interval_ms), 1, 60000 },
   { "fingerprints", "builtin", KEY_BOOL, OFF (builtin_fingerprints), 0, 0 },
   { "fingerprints", "paths", KEY_STRV, OFF (fingerprints), 0, 0 },
   { "fingerprints", "dom", KEY_BOOL, OFF (scanner.dom_patterns), 0, 0 },
@@ -153,7 +153,6 @@ tsq_agent_config_new_default (void)
   config->domain_burst = 1;
   config->misfire_grace_s = 300;
   config->spread_window_s = 10;
-  config->flush_interval_ms = 100;
   config->blocked_networks = g_new0 (char *, 1);
   config->allowed_networks = g_new0 (char *, 1);
   tsq_scanner_options_init (&config->scanner);
@@ -289,7 +288,8 @@ set_value (TsqAgentConfig *config,
           if (spec->type == KEY_UINT && number != (double) (guint64) number)
             end = (char *) stripped;
         }
-      if (*stripped == '\0' || *end != '\0' || number < spec->min || number > spec->max)
+      if (*stripped == '\0' || *end != '\0' || !isfinite (number) || number < spec->min
+          || number > spec->max)
         {
           g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
                        "[%s] %s: expected a %s between %g and %g, got “%s”", spec->group, spec->key,

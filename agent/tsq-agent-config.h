@@ -30,7 +30,6 @@ typedef struct
   double              domain_burst;
   guint               misfire_grace_s;
   guint               spread_window_s;
-  guint               flush_interval_ms;
   char               *user_agent;
   GStrv               blocked_networks;
   GStrv               allowed_networks;

@@ -6,6 +6,7 @@
 #define G_LOG_DOMAIN "tsq-agent-log"
 
 #include <stdio.h>
+#include <time.h>
 
 #include <json-glib/json-glib.h>
 
@@ -26,6 +27,22 @@ level_name (GLogLevelFlags level)
   return "debug";
 }
 
+/* No GDateTime here: GLib may log while it holds its time-zone lock, and GDateTime takes that
+ * lock too. */
+static void
+format_stamp (char  *out,
+              gsize  size)
+{
+  gint64 now = g_get_real_time ();
+  time_t seconds = now / G_USEC_PER_SEC;
+  struct tm tm;
+  char date[32];
+
+  gmtime_r (&seconds, &tm);
+  strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  g_snprintf (out, size, "%s.%03dZ", date, (int) (now % G_USEC_PER_SEC / 1000));
+}
+
 static GLogWriterOutput
 writer (GLogLevelFlags   level,
         const GLogField *fields,
@@ -34,8 +51,7 @@ writer (GLogLevelFlags   level,
 {
   const char *message = NULL;
   const char *domain = NULL;
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S.%fZ");
+  char stamp[40];
 
   for (gsize i = 0; i < n_fields; i++)
     {
@@ -47,12 +63,7 @@ writer (GLogLevelFlags   level,
   if ((level & G_LOG_LEVEL_DEBUG) && !log_verbose
       && g_log_writer_default_would_drop (level, domain))
     return G_LOG_WRITER_HANDLED;
-  /* Microseconds are noise in a log line: keep milliseconds. */
-  if (strlen (stamp) > 24)
-    {
-      stamp[23] = 'Z';
-      stamp[24] = '\0';
-    }
+  format_stamp (stamp, sizeof stamp);
 
   if (log_json)
     {

@@ -155,11 +155,13 @@ tsq_parse_since (const char *text,
                  GError    **error)
 {
   g_autoptr (GDateTime) dt = NULL;
+  g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
   char *end = NULL;
   double amount;
 
   amount = g_ascii_strtod (text, &end);
-  if (end != text && end[0] != '\0' && end[1] == '\0' && amount >= 0)
+  /* At most a century back: beyond that the arithmetic would overflow. */
+  if (end != text && end[0] != '\0' && end[1] == '\0' && amount >= 0 && amount <= 36500.0 * 86400)
     {
       gint64 unit = 0;
 
@@ -171,13 +173,13 @@ tsq_parse_since (const char *text,
         case 'd': unit = 86400; break;
         default: break;
         }
-      if (unit)
+      if (unit && amount * unit <= 36500.0 * 86400)
         {
           *out_us = g_get_real_time () - (gint64) (amount * unit * G_USEC_PER_SEC);
           return TRUE;
         }
     }
-  dt = g_date_time_new_from_iso8601 (text, g_time_zone_new_utc ());
+  dt = g_date_time_new_from_iso8601 (text, utc);
   if (dt == NULL && strlen (text) == 10)
     {
       g_autofree char *midnight = g_strconcat (text, "T00:00:00Z", NULL);

@@ -228,18 +228,21 @@ record_result (TsqAgent   *self,
 
   if (!tsq_storage_finish_scan (self->storage, job->scan_id, result, &error))
     {
-      g_warning ("monitor %s: cannot store scan: %s", job->monitor->name, error->message);
+      g_warning ("monitor %s: cannot store scan: %s", job->monitor->name,
+                 error ? error->message : "unknown error");
       g_clear_error (&error);
     }
   if (new_state && !tsq_storage_put_monitor_state (self->storage, id, new_state, &error))
     {
-      g_warning ("monitor %s: cannot store detector state: %s", job->monitor->name, error->message);
+      g_warning ("monitor %s: cannot store detector state: %s", job->monitor->name,
+                 error ? error->message : "unknown error");
       g_clear_error (&error);
     }
   if (changes && json_array_get_length (changes) > 0
       && !tsq_storage_add_changes (self->storage, id, job->scan_id, changes, &error))
     {
-      g_warning ("monitor %s: cannot store changes: %s", job->monitor->name, error->message);
+      g_warning ("monitor %s: cannot store changes: %s", job->monitor->name,
+                 error ? error->message : "unknown error");
       g_clear_error (&error);
     }
 
@@ -275,6 +278,13 @@ on_scanned (GObject      *source,
   const char *id = job->monitor->id;
   gint64 next_run;
 
+  if (result == NULL)
+    {
+      /* The scanner always answers; should it not, record that rather than crash. */
+      result = json_object_new ();
+      json_object_set_string_member (result, "url", job->monitor->url);
+    }
+
   if (g_cancellable_is_cancelled (job->cancellable))
     json_object_set_boolean_member (result, "interrupted", TRUE);
   record_result (self, job, result);
@@ -284,7 +294,8 @@ on_scanned (GObject      *source,
   tsq_scheduler_finished (self->scheduler, id);
   next_run = tsq_scheduler_get_next_run (self->scheduler, id);
   if (!tsq_storage_set_monitor_run_state (self->storage, id, job->due_us, next_run, &error))
-    g_warning ("monitor %s: cannot store run state: %s", job->monitor->name, error->message);
+    g_warning ("monitor %s: cannot store run state: %s", job->monitor->name,
+               error ? error->message : "unknown error");
 
   g_hash_table_remove (self->running, id); /* frees job */
   if (self->stopping && g_hash_table_size (self->running) == 0)
@@ -606,7 +617,13 @@ tsq_agent_stop (TsqAgent *self,
   g_hash_table_iter_init (&iter, self->running);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (!((Job *) value)->started)
-      g_hash_table_iter_remove (&iter);
+      {
+        Job *job = value;
+        g_autofree char *domain = tsq_rate_limiter_domain_for_url (job->monitor->url);
+
+        tsq_rate_limiter_cancel (self->limiter, domain ? domain : "", job);
+        g_hash_table_iter_remove (&iter);
+      }
 
   if (g_hash_table_size (self->running) == 0)
     {

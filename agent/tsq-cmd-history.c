@@ -224,6 +224,8 @@ tsq_cmd_scans (int    argc,
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqStorage) storage = NULL;
   g_autoptr (GPtrArray) scans = NULL;
+  g_autoptr (GPtrArray) monitors = NULL;
+  g_autoptr (GHashTable) names = NULL;
   g_autofree char *monitor_id = NULL;
   gint64 since_us = 0;
   int status = TSQ_EXIT_OK;
@@ -233,7 +235,8 @@ tsq_cmd_scans (int    argc,
       status = tsq_cmd_fail (TSQ_EXIT_USAGE, "%s", error->message);
       goto out;
     }
-  if (argc > 1 && !(g_str_equal (argv[1], "show") && argc == 3) && !g_str_equal (argv[1], "list"))
+  if (argc > 1 && !(g_str_equal (argv[1], "show") && argc == 3)
+      && !(g_str_equal (argv[1], "list") && argc == 2))
     {
       status = tsq_cmd_fail (TSQ_EXIT_USAGE, "scans: expected “list” or “show ID”");
       goto out;
@@ -241,7 +244,7 @@ tsq_cmd_scans (int    argc,
   storage = history_open (&o, &monitor_id, &since_us, &status);
   if (storage == NULL)
     goto out;
-  if (argc == 3)
+  if (argc == 3 && g_str_equal (argv[1], "show"))
     {
       status = show_scan (storage, argv[2], o.json);
       goto out;
@@ -252,6 +255,15 @@ tsq_cmd_scans (int    argc,
     {
       status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);
       goto out;
+    }
+  /* Scans name their monitor by id; people know monitors by name. */
+  monitors = tsq_storage_list_monitors (storage, NULL);
+  names = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; monitors && i < monitors->len; i++)
+    {
+      TsqMonitor *m = g_ptr_array_index (monitors, i);
+
+      g_hash_table_insert (names, m->id, m->name);
     }
   if (!o.json)
     printf ("%-8s  %-20s  %-11s  %6s  %9s  %5s  %s\n", "SCAN", "STARTED", "STATE", "STATUS", "TOTAL ms",
@@ -279,7 +291,8 @@ tsq_cmd_scans (int    argc,
               tsq_json_get_int (s, "id", 0), tsq_json_get_string (s, "started_at", ""),
               tsq_json_get_string (s, "state", ""), status_text,
               tsq_json_get_double (s, "total_ms", 0), tsq_json_get_int (s, "technologies", 0),
-              tsq_json_get_string (s, "monitor_name", tsq_json_get_string (s, "monitor_id", "")));
+              (const char *) g_hash_table_lookup (names, tsq_json_get_string (s, "monitor_id", ""))
+                ?: tsq_json_get_string (s, "monitor_id", ""));
     }
 
 out:

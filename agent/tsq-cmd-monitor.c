@@ -244,6 +244,14 @@ read_import (const char *path,
                        local_error->message);
           return NULL;
         }
+      for (guint j = 0; j < monitors->len; j++)
+        if (g_str_equal (((TsqMonitor *) g_ptr_array_index (monitors, j))->id, m->id))
+          {
+            g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                         "%s: monitors #%u and #%u have the same id %s", path, j + 1, i + 1, m->id);
+            tsq_monitor_unref (m);
+            return NULL;
+          }
       g_ptr_array_add (monitors, m);
     }
   return g_steal_pointer (&monitors);
@@ -352,13 +360,17 @@ tsq_cmd_monitor (int    argc,
       if (o.name == NULL)
         {
           g_autoptr (GUri) uri = g_uri_parse (arg, G_URI_FLAGS_NONE, NULL);
-          name = g_strdup (uri && g_uri_get_host (uri) ? g_uri_get_host (uri) : arg);
+          const char *host = uri ? g_uri_get_host (uri) : NULL;
+
+          name = g_strdup (host && *host ? host : arg);
         }
-      m = tsq_monitor_new (o.name ? o.name : name, arg, o.schedule ? o.schedule : "every 5m");
+      m = tsq_monitor_new (o.name ? o.name : name, arg, o.schedule ? o.schedule : TSQ_MONITOR_DEFAULT_SCHEDULE);
       g_clear_pointer (&o.schedule, g_free);
       m->enabled = !o.disabled;
-      if (!apply_options (m, &o, &error) || !tsq_storage_put_monitor (storage, m, &error))
+      if (!apply_options (m, &o, &error))
         status = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor add: %s", error->message);
+      else if (!tsq_storage_put_monitor (storage, m, &error))
+        status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "monitor add: %s", error->message);
       else
         printf ("%s\n", m->id);
     }
@@ -386,7 +398,10 @@ tsq_cmd_monitor (int    argc,
     {
       m = tsq_storage_get_monitor (storage, arg, &error);
       if (m == NULL)
-        status = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor %s: %s", sub, error->message);
+        status = tsq_cmd_fail (g_error_matches (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND)
+                                   || g_error_matches (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_AMBIGUOUS)
+                                 ? TSQ_EXIT_USAGE : TSQ_EXIT_FAILURE,
+                               "monitor %s: %s", sub, error->message);
       else if (g_str_equal (sub, "show"))
         {
           if (o.json)
@@ -410,8 +425,10 @@ tsq_cmd_monitor (int    argc,
             m->enabled = TRUE;
           else if (g_str_equal (sub, "disable"))
             m->enabled = FALSE;
-          if (!apply_options (m, &o, &error) || !tsq_storage_put_monitor (storage, m, &error))
+          if (!apply_options (m, &o, &error))
             status = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor %s: %s", sub, error->message);
+          else if (!tsq_storage_put_monitor (storage, m, &error))
+            status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "monitor %s: %s", sub, error->message);
         }
     }
   else

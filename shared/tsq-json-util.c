@@ -18,11 +18,47 @@ tsq_json_to_string (JsonNode *node,
   return json_generator_to_data (gen, NULL);
 }
 
+/* json-glib parses recursively: a hostile document of a million '[' would overflow the stack. */
+static gboolean
+nesting_too_deep (const char *text)
+{
+  gboolean in_string = FALSE;
+  int depth = 0;
+
+  for (const char *p = text; *p; p++)
+    {
+      if (in_string)
+        {
+          if (*p == '\\' && p[1] != '\0')
+            p++;
+          else if (*p == '"')
+            in_string = FALSE;
+        }
+      else if (*p == '"')
+        in_string = TRUE;
+      else if (*p == '[' || *p == '{')
+        {
+          if (++depth > TSQ_JSON_MAX_DEPTH)
+            return TRUE;
+        }
+      else if (*p == ']' || *p == '}')
+        depth--;
+    }
+  return FALSE;
+}
+
 JsonNode *
 tsq_json_from_string (const char *text,
                       GError    **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+
+  if (nesting_too_deep (text))
+    {
+      g_set_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                   "JSON nested deeper than %d levels", TSQ_JSON_MAX_DEPTH);
+      return NULL;
+    }
 
   if (!json_parser_load_from_data (parser, text, -1, error))
     return NULL;

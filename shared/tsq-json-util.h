@@ -5,6 +5,9 @@
 
 G_BEGIN_DECLS
 
+/* Documents nested deeper than this are refused by tsq_json_from_string. */
+#define TSQ_JSON_MAX_DEPTH 256
+
 char       *tsq_json_to_string            (JsonNode   *node,
                                            gboolean    pretty);
 JsonNode   *tsq_json_from_string          (const char *text,

@@ -5,6 +5,7 @@
  */
 #define G_LOG_DOMAIN "tsq-monitor"
 
+#include "tsq-css-select.h"
 #include "tsq-monitor.h"
 
 G_DEFINE_QUARK (tsq - monitor - error - quark, tsq_monitor_error)
@@ -387,7 +388,14 @@ validate_string_array (
       if (!node_is_string (elem))
         return invalid (error, "scan_config member “%s” must be an array of strings", path);
       if (!regex)
-        continue;
+        {
+          g_autoptr (TsqCssSelector) selector = tsq_css_selector_parse (json_node_get_string (elem), &local);
+
+          if (selector == NULL)
+            return invalid (error, "scan_config member “%s”[%u] is not a supported CSS selector: %s",
+                            path, i, local->message);
+          continue;
+        }
       re = g_regex_new (json_node_get_string (elem), 0, 0, &local);
       if (re == NULL)
         return invalid (error, "scan_config member “%s”[%u] is not a valid regular expression: %s",
@@ -425,6 +433,7 @@ validate_scan_config (JsonObject *config, GError **error)
         return invalid (error, "scan_config member “timeout_s” must be a positive number");
     }
   if (!validate_bool_member (config, "third_party_resources", error)
+      || !validate_bool_member (config, "fetch_resources", error)
       || !validate_bool_member (config, "insecure_tls", error))
     return FALSE;
 
@@ -460,7 +469,11 @@ tsq_monitor_validate (TsqMonitor *m, GError **error)
 
     if (*stripped == '\0')
       return invalid (error, "monitor name must not be empty");
+    if (strlen (m->name) > 200)
+      return invalid (error, "monitor name is longer than 200 bytes");
   }
+  if (m->url != NULL && strlen (m->url) > 8192)
+    return invalid (error, "monitor url is longer than 8192 bytes");
   if (m->url == NULL || *m->url == '\0')
     return invalid (error, "monitor url must not be empty");
   uri = g_uri_parse (m->url, G_URI_FLAGS_NONE, &local);

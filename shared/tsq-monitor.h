@@ -16,7 +16,7 @@ typedef enum
 
 #define TSQ_MONITOR_DEFAULT_ORGANIZATION "default"
 /* Used by tsq_monitor_from_json() when "schedule" is absent. */
-#define TSQ_MONITOR_DEFAULT_SCHEDULE "every 1h"
+#define TSQ_MONITOR_DEFAULT_SCHEDULE "every 5m"
 
 /* Refcounted boxed type. Fields are public and may be changed by the owner of the only
  * reference; share a monitor read-only (or tsq_monitor_copy() it) once it is shared. */

@@ -98,9 +98,10 @@ tsq_scan_format_text (JsonObject *result)
                           tsq_json_get_double (timings, "ttfb_ms", 0),
                           tsq_json_get_double (timings, "total_ms", 0));
   g_string_append_printf (out, "  %-14s%" G_GINT64_FORMAT " bytes on the wire, %" G_GINT64_FORMAT
-                          " decoded, %" G_GINT64_FORMAT " in linked resources\n", "size",
+                          " decoded, %" G_GINT64_FORMAT " in linked resources%s\n", "size",
                           tsq_json_get_int (size, "bytes", 0), tsq_json_get_int (size, "decoded_bytes", 0),
-                          tsq_json_get_int (size, "resources_bytes", 0));
+                          tsq_json_get_int (size, "resources_bytes", 0),
+                          tsq_json_get_boolean (size, "truncated", FALSE) ? " (body cut at max_body)" : "");
   if (tls)
     g_string_append_printf (out, "  %-14s%s, issuer %s, %" G_GINT64_FORMAT " days left\n", "certificate",
                             tsq_json_get_string (tls, "subject", "?"),

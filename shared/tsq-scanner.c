@@ -1034,6 +1034,9 @@ tsq_scanner_scan_async (TsqScanner          *self,
   ScanJob *job = g_new0 (ScanJob, 1);
 
   g_task_set_source_tag (task, tsq_scanner_scan_async);
+  /* A cancelled scan still returns its result (with error kind "cancelled"): the caller stores
+   * it as interrupted rather than losing it. */
+  g_task_set_check_cancellable (task, FALSE);
   job->url = g_strdup (url);
   job->scan_config = scan_config ? json_object_ref (scan_config) : NULL;
   job->started_us = g_get_monotonic_time ();

@@ -45,7 +45,8 @@ void        tsq_scanner_scan_async  (TsqScanner             *self,
                                      GCancellable           *cancellable,
                                      GAsyncReadyCallback     callback,
                                      gpointer                user_data);
-/* Always returns a result object (docs/scan-result.md); failures are inside it as "error". */
+/* Always returns a result object (docs/scan-result.md), also when cancelled; failures are inside
+ * it as "error". */
 JsonObject *tsq_scanner_scan_finish (TsqScanner             *self,
                                      GAsyncResult           *result);
 

@@ -106,6 +106,29 @@ tsq_schedule_new_interval (gint64 every_us, gint64 jitter_us, GError **error)
   return s;
 }
 
+/* "Europe/Berlin", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5": letters, digits, '_',
+ * '+', '-', in '/'-separated parts that do not start with a dot. */
+static gboolean
+is_zone_name (const char *name)
+{
+  gboolean part_start = TRUE;
+
+  for (const char *p = name; *p; p++)
+    {
+      if (*p == '/')
+        {
+          if (part_start)
+            return FALSE;
+          part_start = TRUE;
+          continue;
+        }
+      if (!(g_ascii_isalnum (*p) || *p == '_' || *p == '+' || *p == '-'))
+        return FALSE;
+      part_start = FALSE;
+    }
+  return !part_start;
+}
+
 TsqSchedule *
 tsq_schedule_new_cron (const char *expr, const char *timezone, GError **error)
 {
@@ -115,7 +138,9 @@ tsq_schedule_new_cron (const char *expr, const char *timezone, GError **error)
 
   if (timezone == NULL || *timezone == '\0')
     timezone = "UTC";
-  if (strlen (timezone) > 255 || (tz = g_time_zone_new_identifier (timezone)) == NULL)
+  /* GLib reads any file path given as an identifier; only IANA names are time zones here. */
+  if (strlen (timezone) > 255 || !is_zone_name (timezone)
+      || (tz = g_time_zone_new_identifier (timezone)) == NULL)
     {
       g_set_error (error, TSQ_SCHEDULE_ERROR, TSQ_SCHEDULE_ERROR_UNKNOWN_TIMEZONE,
                    "unknown time zone '%.64s'", timezone);

@@ -825,7 +825,12 @@ finish_scan_rows (TsqSqliteStorage *self, gint64 scan_id, JsonObject *result, GE
       return FALSE;
     text = object_to_text (result);
     sqlite3_bind_int64 (stmt, 1, g_get_real_time ());
-    sqlite3_bind_text (stmt, 2, failed ? "failed" : "completed", -1, SQLITE_STATIC);
+    /* A scan cut short by shutdown is stored as interrupted: it says nothing about the site. */
+    sqlite3_bind_text (stmt, 2,
+                       tsq_json_get_boolean (result, "interrupted", FALSE) ? "interrupted"
+                       : failed                                             ? "failed"
+                                                                            : "completed",
+                       -1, SQLITE_STATIC);
     if (status >= 0)
       sqlite3_bind_int64 (stmt, 3, status);
     bind_text_or_null (

@@ -84,6 +84,8 @@ test_bad_values (void)
   expect_load_error ("[agent]\nmax_in_flight=0\n", "between 1 and");
   expect_load_error ("[agent]\nmax_in_flight=2.5\n", "whole number");
   expect_load_error ("[agent]\nlog_format=xml\n", "log_format");
+  expect_load_error ("[agent]\ndomain_rate=nan\n", "[agent] domain_rate");
+  expect_load_error ("[scanner]\nmax_body=inf\n", "[scanner] max_body");
   expect_load_error ("[scanner]\nmax_body=12 parsecs\n", "[scanner] max_body");
   expect_load_error ("[scanner]\ntls_verify=perhaps\n", "true or false");
   expect_load_error ("[scanner]\ntimeuot=5\n", "unknown key “timeuot”");

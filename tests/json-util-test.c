@@ -35,6 +35,22 @@ test_parse_errors (void)
   g_clear_error (&error);
   g_assert_null (tsq_json_from_string ("", &error));
   g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  /* Deep nesting is refused before json-glib recurses into it; brackets inside strings do not
+   * count. */
+  {
+    g_autofree char *deep = g_strnfill (1000000, '[');
+    g_autofree char *fine = g_strconcat ("{\"a\":\"", deep, "\"}", NULL);
+    g_autoptr (JsonNode) ok = NULL;
+
+    g_assert_null (tsq_json_from_string (deep, &error));
+    g_assert_error (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE);
+    g_clear_error (&error);
+    ok = tsq_json_from_string (fine, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (ok);
+  }
 }
 
 int

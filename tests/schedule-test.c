@@ -97,6 +97,11 @@ test_parse_errors (void)
       "every: duration '4000d' is longer than 10 years" },
     { "cron 0 9 * * * tz Mars/Olympus", tsq_schedule_error_quark,
       TSQ_SCHEDULE_ERROR_UNKNOWN_TIMEZONE, "unknown time zone 'Mars/Olympus'" },
+    /* File paths are not time zones (GLib would open them). */
+    { "cron 0 9 * * * tz /etc/passwd", tsq_schedule_error_quark,
+      TSQ_SCHEDULE_ERROR_UNKNOWN_TIMEZONE, "unknown time zone '/etc/passwd'" },
+    { "cron 0 9 * * * tz Europe/../../../../etc/hostname", tsq_schedule_error_quark,
+      TSQ_SCHEDULE_ERROR_UNKNOWN_TIMEZONE, "unknown time zone 'Europe/../../../../etc/hostname'" },
     { "cron", tsq_schedule_error_quark, TSQ_SCHEDULE_ERROR_INVALID, "missing cron expression" },
     { "cron 0 24 * * *", tsq_cron_error_quark, TSQ_CRON_ERROR_INVALID,
       "hour: 24 out of range 0-23" },

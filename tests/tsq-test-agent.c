@@ -3,6 +3,8 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include "tsq-test-agent.h"
 
@@ -70,6 +72,12 @@ tsq_test_agent_run (char      **out,
   return tsq_test_agent_runv ((const char *const *) args->pdata, out, err);
 }
 
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 GSubprocess *
 tsq_test_agent_spawn (const char         *database,
                       const char *const  *extra_args)
@@ -82,6 +90,8 @@ tsq_test_agent_spawn (const char         *database,
   g_autoptr (GError) error = NULL;
   GSubprocess *proc;
 
+  /* If the test dies (a failed assertion aborts before teardown), its agent dies with it. */
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_set_stdout_file_path (launcher, out);
   g_subprocess_launcher_set_stderr_file_path (launcher, err);
   g_ptr_array_add (args, (gpointer) agent_path ());
