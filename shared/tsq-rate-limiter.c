@@ -8,6 +8,7 @@
  */
 #define G_LOG_DOMAIN "tsq-rate-limiter"
 
+#include "tsq-heap.h"
 #include "tsq-rate-limiter.h"
 
 #include <libpsl.h>
@@ -50,7 +51,7 @@ struct _TsqRateLimiter
   guint64 seq;
   GHashTable *domains; /* name -> Domain */
   GQueue ring;         /* of Domain, links embedded */
-  GPtrArray *heap;     /* of Domain, min by (ready_us, seq) */
+  TsqHeap *heap;       /* of Domain, min by (ready_us, seq) */
 };
 
 static void
@@ -61,6 +62,14 @@ domain_free (gpointer data)
   g_queue_clear (&d->jobs);
   g_free (d->name);
   g_free (d);
+}
+
+static gboolean
+domain_less (gconstpointer a, gconstpointer b)
+{
+  const Domain *x = a, *y = b;
+
+  return x->ready_us < y->ready_us || (x->ready_us == y->ready_us && x->seq < y->seq);
 }
 
 TsqRateLimiter *
@@ -74,7 +83,7 @@ tsq_rate_limiter_new (double per_domain_rate, double burst, guint max_in_flight)
   rl->max_in_flight = max_in_flight;
   rl->domains = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, domain_free);
   g_queue_init (&rl->ring);
-  rl->heap = g_ptr_array_new ();
+  rl->heap = tsq_heap_new (domain_less, G_STRUCT_OFFSET (Domain, heap_index));
   return rl;
 }
 
@@ -83,80 +92,10 @@ tsq_rate_limiter_free (TsqRateLimiter *rl)
 {
   if (rl == NULL)
     return;
-  g_ptr_array_unref (rl->heap);
+  tsq_heap_free (rl->heap);
   g_hash_table_unref (rl->domains);
   g_mutex_clear (&rl->lock);
   g_free (rl);
-}
-
-/* ---- heap ---- */
-
-static gboolean
-heap_less (const Domain *a, const Domain *b)
-{
-  return a->ready_us < b->ready_us || (a->ready_us == b->ready_us && a->seq < b->seq);
-}
-
-static void
-heap_swap (GPtrArray *h, guint i, guint j)
-{
-  Domain *a = h->pdata[i], *b = h->pdata[j];
-
-  h->pdata[i] = b;
-  h->pdata[j] = a;
-  b->heap_index = i;
-  a->heap_index = j;
-}
-
-static void
-heap_sift_up (GPtrArray *h, guint i)
-{
-  while (i > 0 && heap_less (h->pdata[i], h->pdata[(i - 1) / 2]))
-    {
-      heap_swap (h, i, (i - 1) / 2);
-      i = (i - 1) / 2;
-    }
-}
-
-static void
-heap_sift_down (GPtrArray *h, guint i)
-{
-  for (;;)
-    {
-      guint l = 2 * i + 1, r = l + 1, m = i;
-
-      if (l < h->len && heap_less (h->pdata[l], h->pdata[m]))
-        m = l;
-      if (r < h->len && heap_less (h->pdata[r], h->pdata[m]))
-        m = r;
-      if (m == i)
-        return;
-      heap_swap (h, i, m);
-      i = m;
-    }
-}
-
-static void
-heap_push (GPtrArray *h, Domain *d)
-{
-  d->heap_index = h->len;
-  g_ptr_array_add (h, d);
-  heap_sift_up (h, d->heap_index);
-}
-
-static void
-heap_remove (GPtrArray *h, Domain *d)
-{
-  guint i = d->heap_index, last = h->len - 1;
-
-  if (i != last)
-    heap_swap (h, i, last);
-  g_ptr_array_set_size (h, last);
-  if (i < h->len)
-    {
-      heap_sift_up (h, i);
-      heap_sift_down (h, i);
-    }
 }
 
 /* ---- buckets ---- */
@@ -207,7 +146,7 @@ park (TsqRateLimiter *rl, Domain *d)
   d->ready_us = ready_time (d);
   d->seq = ++rl->seq;
   d->where = WHERE_HEAP;
-  heap_push (rl->heap, d);
+  tsq_heap_push (rl->heap, d);
 }
 
 static void
@@ -216,7 +155,7 @@ unplace (TsqRateLimiter *rl, Domain *d)
   if (d->where == WHERE_RING)
     g_queue_unlink (&rl->ring, &d->ring_link);
   else if (d->where == WHERE_HEAP)
-    heap_remove (rl->heap, d);
+    tsq_heap_remove (rl->heap, d);
   d->where = WHERE_NONE;
 }
 
@@ -228,6 +167,7 @@ lookup_domain (TsqRateLimiter *rl, const char *name)
   if (d == NULL)
     {
       d = g_new0 (Domain, 1);
+      d->heap_index = TSQ_HEAP_NOT_IN;
       d->name = g_strdup (name);
       d->rate = rl->rate;
       d->burst = rl->burst;
@@ -251,7 +191,7 @@ tsq_rate_limiter_set_domain_rate (TsqRateLimiter *rl, const char *domain, double
   d->tokens = MIN (d->tokens, d->burst);
   if (d->where == WHERE_HEAP)
     {
-      heap_remove (rl->heap, d);
+      tsq_heap_remove (rl->heap, d);
       park (rl, d);
     }
   g_mutex_unlock (&rl->lock);
@@ -285,11 +225,11 @@ tsq_rate_limiter_take_ready (
   g_return_val_if_fail (jobs_out != NULL || max == 0, 0);
 
   g_mutex_lock (&rl->lock);
-  while (rl->heap->len > 0 && ((Domain *)rl->heap->pdata[0])->ready_us <= now_us)
+  while (tsq_heap_get_size (rl->heap) > 0 && ((Domain *) tsq_heap_peek (rl->heap))->ready_us <= now_us)
     {
-      Domain *d = rl->heap->pdata[0];
+      Domain *d = tsq_heap_peek (rl->heap);
 
-      heap_remove (rl->heap, d);
+      tsq_heap_remove (rl->heap, d);
       d->where = WHERE_RING;
       g_queue_push_tail_link (&rl->ring, &d->ring_link);
     }
@@ -328,8 +268,8 @@ tsq_rate_limiter_take_ready (
     next = G_MAXINT64;
   else if (rl->ring.length > 0)
     next = now_us;
-  else if (rl->heap->len > 0)
-    next = MAX (now_us, ((Domain *)rl->heap->pdata[0])->ready_us);
+  else if (tsq_heap_get_size (rl->heap) > 0)
+    next = MAX (now_us, ((Domain *) tsq_heap_peek (rl->heap))->ready_us);
   else
     next = G_MAXINT64;
   g_mutex_unlock (&rl->lock);

@@ -1,6 +1,7 @@
 /* tsq-scheduler.c: the monitor scheduler loop (min-heap + one GSource). */
 #define G_LOG_DOMAIN "tsq-scheduler"
 
+#include "tsq-heap.h"
 #include "tsq-scheduler.h"
 
 #include <string.h>
@@ -9,7 +10,7 @@
 #define FIRE_BATCH 1000
 /* Longest sleep without re-reading the wall clock. */
 #define MAX_SLEEP_US (60 * G_USEC_PER_SEC)
-#define NOT_IN_HEAP G_MAXUINT
+#define NOT_IN_HEAP TSQ_HEAP_NOT_IN
 
 typedef struct
 {
@@ -40,7 +41,7 @@ struct _TsqScheduler
   GDestroyNotify notify;
 
   GHashTable *entries; /* id -> Entry (rc box) */
-  GPtrArray *heap;     /* of Entry, borrowed */
+  TsqHeap *heap;       /* of Entry, borrowed */
   GMainContext *context;
   GSource *source;
   gint64 armed_ready; /* last monotonic ready time given to the source */
@@ -78,80 +79,17 @@ entry_release (gpointer data)
   g_rc_box_release_full (data, entry_clear);
 }
 
-/* ---- heap ---- */
+/* ---- heap order ---- */
 
 static gboolean
-heap_less (const Entry *a, const Entry *b)
+entry_less (gconstpointer a,
+            gconstpointer b)
 {
-  if (a->fire_us != b->fire_us)
-    return a->fire_us < b->fire_us;
-  return strcmp (a->id, b->id) < 0;
-}
+  const Entry *x = a, *y = b;
 
-static void
-heap_swap (GPtrArray *h, guint i, guint j)
-{
-  Entry *a = h->pdata[i], *b = h->pdata[j];
-
-  h->pdata[i] = b;
-  h->pdata[j] = a;
-  b->heap_index = i;
-  a->heap_index = j;
-}
-
-static void
-heap_sift_up (GPtrArray *h, guint i)
-{
-  while (i > 0 && heap_less (h->pdata[i], h->pdata[(i - 1) / 2]))
-    {
-      heap_swap (h, i, (i - 1) / 2);
-      i = (i - 1) / 2;
-    }
-}
-
-static void
-heap_sift_down (GPtrArray *h, guint i)
-{
-  for (;;)
-    {
-      guint l = 2 * i + 1, r = l + 1, m = i;
-
-      if (l < h->len && heap_less (h->pdata[l], h->pdata[m]))
-        m = l;
-      if (r < h->len && heap_less (h->pdata[r], h->pdata[m]))
-        m = r;
-      if (m == i)
-        return;
-      heap_swap (h, i, m);
-      i = m;
-    }
-}
-
-static void
-heap_push (GPtrArray *h, Entry *e)
-{
-  e->heap_index = h->len;
-  g_ptr_array_add (h, e);
-  heap_sift_up (h, e->heap_index);
-}
-
-static void
-heap_remove (GPtrArray *h, Entry *e)
-{
-  guint i = e->heap_index, last;
-
-  if (i == NOT_IN_HEAP)
-    return;
-  last = h->len - 1;
-  if (i != last)
-    heap_swap (h, i, last);
-  g_ptr_array_set_size (h, last);
-  e->heap_index = NOT_IN_HEAP;
-  if (i < h->len)
-    {
-      heap_sift_up (h, i);
-      heap_sift_down (h, i);
-    }
+  if (x->fire_us != y->fire_us)
+    return x->fire_us < y->fire_us;
+  return strcmp (x->id, y->id) < 0;
 }
 
 /* ---- planning ---- */
@@ -207,7 +145,7 @@ plan (TsqScheduler *self, Entry *e, gint64 now, gboolean immediate)
 {
   gint64 off;
 
-  heap_remove (self->heap, e);
+  tsq_heap_remove (self->heap, e);
   e->catch_up = FALSE;
   if (e->due_us == G_MAXINT64)
     return;
@@ -222,7 +160,7 @@ plan (TsqScheduler *self, Entry *e, gint64 now, gboolean immediate)
         {
           e->catch_up = TRUE;
           e->fire_us = immediate ? now : now + spread_offset (self, e);
-          heap_push (self->heap, e);
+          tsq_heap_push (self->heap, e);
           return;
         }
       e->due_us = t;
@@ -230,7 +168,7 @@ plan (TsqScheduler *self, Entry *e, gint64 now, gboolean immediate)
         return;
     }
   e->fire_us = e->due_us + off;
-  heap_push (self->heap, e);
+  tsq_heap_push (self->heap, e);
 }
 
 /* ---- the source ---- */
@@ -267,12 +205,12 @@ rearm (TsqScheduler *self)
 
   if (self->in_run)
     return;
-  if (self->heap->len == 0)
+  if (tsq_heap_get_size (self->heap) == 0)
     {
       set_ready (self, -1);
       return;
     }
-  top = self->heap->pdata[0];
+  top = tsq_heap_peek (self->heap);
   delta = top->fire_us - now_us (self);
   delta = CLAMP (delta, 0, MAX_SLEEP_US);
   set_ready (self, g_get_monotonic_time () + delta);
@@ -293,15 +231,15 @@ tsq_scheduler_run_due (TsqScheduler *self)
   self->in_run = TRUE;
   now = now_us (self);
 
-  while (self->heap->len > 0 && fired < FIRE_BATCH)
+  while (tsq_heap_get_size (self->heap) > 0 && fired < FIRE_BATCH)
     {
-      Entry *e = self->heap->pdata[0];
+      Entry *e = tsq_heap_peek (self->heap);
       gint64 planned;
       gboolean catch_up;
 
       if (e->fire_us > now)
         break;
-      heap_remove (self->heap, e);
+      tsq_heap_remove (self->heap, e);
       if (e->running)
         {
           /* Never concurrently: decided in tsq_scheduler_finished(). */
@@ -332,7 +270,7 @@ tsq_scheduler_run_due (TsqScheduler *self)
         if (next != G_MAXINT64)
           {
             e->fire_us = next + off;
-            heap_push (self->heap, e);
+            tsq_heap_push (self->heap, e);
           }
       }
 
@@ -343,7 +281,7 @@ tsq_scheduler_run_due (TsqScheduler *self)
     }
 
   self->in_run = FALSE;
-  if (fired >= FIRE_BATCH && self->heap->len > 0 && ((Entry *)self->heap->pdata[0])->fire_us <= now)
+  if (fired >= FIRE_BATCH && tsq_heap_get_size (self->heap) > 0 && ((Entry *) tsq_heap_peek (self->heap))->fire_us <= now)
     set_ready (self, 0);
   else
     rearm (self);
@@ -392,7 +330,7 @@ tsq_scheduler_set (TsqScheduler *self,
     }
   else
     {
-      heap_remove (self->heap, e);
+      tsq_heap_remove (self->heap, e);
       tsq_schedule_unref (e->schedule);
     }
   e->schedule = tsq_schedule_ref (schedule);
@@ -419,7 +357,7 @@ tsq_scheduler_remove (TsqScheduler *self, const char *monitor_id)
   e = g_hash_table_lookup (self->entries, monitor_id);
   if (e == NULL)
     return;
-  heap_remove (self->heap, e);
+  tsq_heap_remove (self->heap, e);
   g_hash_table_remove (self->entries, monitor_id);
   rearm (self);
 }
@@ -533,7 +471,7 @@ tsq_scheduler_finalize (GObject *object)
       g_clear_pointer (&self->source, g_source_unref);
     }
   g_clear_pointer (&self->context, g_main_context_unref);
-  g_clear_pointer (&self->heap, g_ptr_array_unref);
+  g_clear_pointer (&self->heap, tsq_heap_free);
   g_clear_pointer (&self->entries, g_hash_table_unref);
   if (self->notify != NULL)
     self->notify (self->user_data);
@@ -551,7 +489,7 @@ static void
 tsq_scheduler_init (TsqScheduler *self)
 {
   self->entries = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, entry_release);
-  self->heap = g_ptr_array_new ();
+  self->heap = tsq_heap_new (entry_less, G_STRUCT_OFFSET (Entry, heap_index));
   self->grace_us = TSQ_SCHEDULER_DEFAULT_GRACE_US;
   self->spread_window_us = -1;
   self->armed_ready = -1;
