@@ -15,7 +15,9 @@
 #include "tsq-agent-config.h"
 #include "tsq-net-guard.h"
 
+/* clang-format off */
 G_DEFINE_QUARK (tsq-agent-config-error-quark, tsq_agent_config_error)
+/* clang-format on */
 
 typedef enum
 {
@@ -31,10 +33,10 @@ typedef struct
 {
   const char *group;
   const char *key;
-  KeyType     type;
-  gsize       offset;
-  double      min;
-  double      max;
+  KeyType type;
+  gsize offset;
+  double min;
+  double max;
 } KeySpec;
 
 #define OFF(member) G_STRUCT_OFFSET (TsqAgentConfig, member)
@@ -54,20 +56,26 @@ static const KeySpec keys[] = {
   { "fingerprints", "vulnerabilities", KEY_STRING, OFF (vulnerabilities), 0, 0 },
   { "scanner", "user_agent", KEY_STRING, OFF (user_agent), 0, 0 },
   { "scanner", "timeout", KEY_UINT, OFF (scanner.fetch.timeout_s), 1, 600 },
-  { "scanner", "max_body", KEY_SIZE, OFF (scanner.fetch.max_body_bytes), 1024, 1024.0 * 1024 * 1024 },
+  { "scanner", "max_body", KEY_SIZE, OFF (scanner.fetch.max_body_bytes), 1024,
+    1024.0 * 1024 * 1024 },
   { "scanner", "max_redirects", KEY_UINT, OFF (scanner.fetch.max_redirects), 0, 50 },
   { "scanner", "tls_verify", KEY_BOOL, OFF (scanner.fetch.tls_verify), 0, 0 },
   { "scanner", "max_connections", KEY_UINT, OFF (scanner.fetch.max_conns), 1, 100000 },
-  { "scanner", "max_connections_per_host", KEY_UINT, OFF (scanner.fetch.max_conns_per_host), 1, 1000 },
+  { "scanner", "max_connections_per_host", KEY_UINT, OFF (scanner.fetch.max_conns_per_host), 1,
+    1000 },
   { "scanner", "fetch_resources", KEY_BOOL, OFF (scanner.fetch_resources), 0, 0 },
   { "scanner", "third_party_resources", KEY_BOOL, OFF (scanner.resources.third_party), 0, 0 },
   { "scanner", "max_resources", KEY_UINT, OFF (scanner.resources.max_count), 0, 1000 },
-  { "scanner", "max_resource_bytes", KEY_SIZE, OFF (scanner.resources.max_bytes_each), 0, 1024.0 * 1024 * 1024 },
-  { "scanner", "max_resources_total", KEY_SIZE, OFF (scanner.resources.max_bytes_total), 0, 1024.0 * 1024 * 1024 },
+  { "scanner", "max_resource_bytes", KEY_SIZE, OFF (scanner.resources.max_bytes_each), 0,
+    1024.0 * 1024 * 1024 },
+  { "scanner", "max_resources_total", KEY_SIZE, OFF (scanner.resources.max_bytes_total), 0,
+    1024.0 * 1024 * 1024 },
   { "scanner", "resource_timeout", KEY_UINT, OFF (scanner.resources.timeout_s), 1, 600 },
-  { "scanner", "resource_cache", KEY_SIZE, OFF (scanner.resource_cache_bytes), 0, 64.0 * 1024 * 1024 * 1024 },
+  { "scanner", "resource_cache", KEY_SIZE, OFF (scanner.resource_cache_bytes), 0,
+    64.0 * 1024 * 1024 * 1024 },
   { "scanner", "reuse_unchanged", KEY_BOOL, OFF (scanner.reuse_unchanged), 0, 0 },
-  { "scanner", "reuse_cache", KEY_SIZE, OFF (scanner.reuse_cache_bytes), 0, 64.0 * 1024 * 1024 * 1024 },
+  { "scanner", "reuse_cache", KEY_SIZE, OFF (scanner.reuse_cache_bytes), 0,
+    64.0 * 1024 * 1024 * 1024 },
   { "network", "blocked_networks", KEY_STRV, OFF (blocked_networks), 0, 0 },
   { "network", "allowed_networks", KEY_STRV, OFF (allowed_networks), 0, 0 },
   { "changes", "baseline_scans", KEY_UINT, OFF (thresholds.baseline_scans), 1, 1000 },
@@ -82,7 +90,8 @@ static const KeySpec keys[] = {
   { "changes", "diff_max_lines", KEY_UINT, OFF (thresholds.diff_max_lines), 1, 10000 },
   { "changes", "tech_min_confidence", KEY_UINT, OFF (thresholds.tech_min_confidence), 0, 100 },
   { "changes", "tech_confirm_scans", KEY_UINT, OFF (thresholds.tech_confirm_scans), 1, 100 },
-  { "changes", "complexity_min_bytes", KEY_UINT, OFF (thresholds.complexity_min_bytes), 0, 1u << 31 },
+  { "changes", "complexity_min_bytes", KEY_UINT, OFF (thresholds.complexity_min_bytes), 0,
+    1u << 31 },
   { "retention", "raw_results_days", KEY_UINT, OFF (raw_results_days), 0, 36500 },
   { "retention", "metrics_days", KEY_UINT, OFF (metrics_days), 0, 36500 },
 };
@@ -181,8 +190,7 @@ tsq_agent_config_free (TsqAgentConfig *config)
 }
 
 static const KeySpec *
-find_key (const char *group,
-          const char *key)
+find_key (const char *group, const char *key)
 {
   for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
     if (g_str_equal (keys[i].group, group) && g_str_equal (keys[i].key, key))
@@ -192,8 +200,7 @@ find_key (const char *group,
 
 /* Sizes accept a plain byte count or a K/M/G suffix (powers of 1024). */
 static gboolean
-parse_size (const char *text,
-            double     *out)
+parse_size (const char *text, double *out)
 {
   char *end = NULL;
   double value;
@@ -206,10 +213,20 @@ parse_size (const char *text,
     end++;
   switch (g_ascii_toupper (*end))
     {
-    case 'K': value *= 1024; end++; break;
-    case 'M': value *= 1024 * 1024; end++; break;
-    case 'G': value *= 1024.0 * 1024 * 1024; end++; break;
-    default: break;
+      case 'K':
+        value *= 1024;
+        end++;
+        break;
+      case 'M':
+        value *= 1024 * 1024;
+        end++;
+        break;
+      case 'G':
+        value *= 1024.0 * 1024 * 1024;
+        end++;
+        break;
+      default:
+        break;
     }
   if (g_ascii_toupper (*end) == 'B' || g_ascii_toupper (*end) == 'I')
     end++;
@@ -220,10 +237,7 @@ parse_size (const char *text,
 }
 
 static gboolean
-set_value (TsqAgentConfig *config,
-           const KeySpec  *spec,
-           const char     *value,
-           GError        **error)
+set_value (TsqAgentConfig *config, const KeySpec *spec, const char *value, GError **error)
 {
   gpointer field = G_STRUCT_MEMBER_P (config, spec->offset);
   g_autofree char *stripped = g_strstrip (g_strdup (value));
@@ -232,85 +246,88 @@ set_value (TsqAgentConfig *config,
 
   switch (spec->type)
     {
-    case KEY_STRING:
-      g_free (*(char **) field);
-      *(char **) field = g_strdup (stripped);
-      break;
+      case KEY_STRING:
+        g_free (*(char **)field);
+        *(char **)field = g_strdup (stripped);
+        break;
 
-    case KEY_STRV:
-      {
-        g_auto (GStrv) parts = g_strsplit_set (stripped, ",;", -1);
-        GPtrArray *list = g_ptr_array_new ();
+      case KEY_STRV:
+        {
+          g_auto (GStrv) parts = g_strsplit_set (stripped, ",;", -1);
+          GPtrArray *list = g_ptr_array_new ();
 
-        for (guint i = 0; parts[i]; i++)
+          for (guint i = 0; parts[i]; i++)
+            {
+              g_strstrip (parts[i]);
+              if (*parts[i])
+                g_ptr_array_add (list, g_strdup (parts[i]));
+            }
+          g_ptr_array_add (list, NULL);
+          g_strfreev (*(GStrv *)field);
+          *(GStrv *)field = (GStrv)g_ptr_array_free (list, FALSE);
+        }
+        break;
+
+      case KEY_BOOL:
+        if (g_ascii_strcasecmp (stripped, "true") == 0 || g_str_equal (stripped, "1")
+            || g_ascii_strcasecmp (stripped, "yes") == 0)
+          *(gboolean *)field = TRUE;
+        else if (g_ascii_strcasecmp (stripped, "false") == 0 || g_str_equal (stripped, "0")
+                 || g_ascii_strcasecmp (stripped, "no") == 0)
+          *(gboolean *)field = FALSE;
+        else
           {
-            g_strstrip (parts[i]);
-            if (*parts[i])
-              g_ptr_array_add (list, g_strdup (parts[i]));
+            g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
+                         "[%s] %s: expected true or false, got “%s”", spec->group, spec->key,
+                         stripped);
+            return FALSE;
           }
-        g_ptr_array_add (list, NULL);
-        g_strfreev (*(GStrv *) field);
-        *(GStrv *) field = (GStrv) g_ptr_array_free (list, FALSE);
-      }
-      break;
+        break;
 
-    case KEY_BOOL:
-      if (g_ascii_strcasecmp (stripped, "true") == 0 || g_str_equal (stripped, "1")
-          || g_ascii_strcasecmp (stripped, "yes") == 0)
-        *(gboolean *) field = TRUE;
-      else if (g_ascii_strcasecmp (stripped, "false") == 0 || g_str_equal (stripped, "0")
-               || g_ascii_strcasecmp (stripped, "no") == 0)
-        *(gboolean *) field = FALSE;
-      else
-        {
-          g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
-                       "[%s] %s: expected true or false, got “%s”", spec->group, spec->key, stripped);
-          return FALSE;
-        }
-      break;
-
-    case KEY_UINT:
-    case KEY_DOUBLE:
-    case KEY_SIZE:
-      if (spec->type == KEY_SIZE)
-        {
-          if (!parse_size (stripped, &number))
-            end = (char *) stripped;
-          else
-            end = (char *) "";
-        }
-      else
-        {
-          errno = 0;
-          number = g_ascii_strtod (stripped, &end);
-          if (errno != 0 || end == stripped)
-            end = (char *) stripped;
-          if (spec->type == KEY_UINT && number != (double) (guint64) number)
-            end = (char *) stripped;
-        }
-      if (*stripped == '\0' || *end != '\0' || !isfinite (number) || number < spec->min
-          || number > spec->max)
-        {
-          g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
-                       "[%s] %s: expected a %s between %g and %g, got “%s”", spec->group, spec->key,
-                       spec->type == KEY_DOUBLE ? "number" : spec->type == KEY_SIZE ? "size" : "whole number",
-                       spec->min, spec->max, stripped);
-          return FALSE;
-        }
-      if (spec->type == KEY_UINT)
-        *(guint *) field = (guint) number;
-      else if (spec->type == KEY_SIZE)
-        *(gsize *) field = (gsize) number;
-      else
-        *(double *) field = number;
-      break;
+      case KEY_UINT:
+      case KEY_DOUBLE:
+      case KEY_SIZE:
+        if (spec->type == KEY_SIZE)
+          {
+            if (!parse_size (stripped, &number))
+              end = (char *)stripped;
+            else
+              end = (char *)"";
+          }
+        else
+          {
+            errno = 0;
+            number = g_ascii_strtod (stripped, &end);
+            if (errno != 0 || end == stripped)
+              end = (char *)stripped;
+            if (spec->type == KEY_UINT && number != (double)(guint64)number)
+              end = (char *)stripped;
+          }
+        if (*stripped == '\0' || *end != '\0' || !isfinite (number) || number < spec->min
+            || number > spec->max)
+          {
+            g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
+                         "[%s] %s: expected a %s between %g and %g, got “%s”", spec->group,
+                         spec->key,
+                         spec->type == KEY_DOUBLE ? "number"
+                         : spec->type == KEY_SIZE ? "size"
+                                                  : "whole number",
+                         spec->min, spec->max, stripped);
+            return FALSE;
+          }
+        if (spec->type == KEY_UINT)
+          *(guint *)field = (guint)number;
+        else if (spec->type == KEY_SIZE)
+          *(gsize *)field = (gsize)number;
+        else
+          *(double *)field = number;
+        break;
     }
   return TRUE;
 }
 
 static gboolean
-check_semantics (TsqAgentConfig *config,
-                 GError        **error)
+check_semantics (TsqAgentConfig *config, GError **error)
 {
   if (!g_str_equal (config->log_format, "human") && !g_str_equal (config->log_format, "json"))
     {
@@ -328,9 +345,7 @@ check_semantics (TsqAgentConfig *config,
 }
 
 gboolean
-tsq_agent_config_load (TsqAgentConfig *config,
-                       const char     *path,
-                       GError        **error)
+tsq_agent_config_load (TsqAgentConfig *config, const char *path, GError **error)
 {
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_auto (GStrv) groups = NULL;
@@ -338,8 +353,8 @@ tsq_agent_config_load (TsqAgentConfig *config,
 
   if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error))
     {
-      g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
-                   "%s: %s", path, local_error->message);
+      g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID, "%s: %s", path,
+                   local_error->message);
       return FALSE;
     }
   groups = g_key_file_get_groups (file, NULL);
@@ -361,8 +376,8 @@ tsq_agent_config_load (TsqAgentConfig *config,
           value = g_key_file_get_string (file, groups[g], names[k], &local_error);
           if (value == NULL || !set_value (config, spec, value, &local_error))
             {
-              g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
-                           "%s: %s", path, local_error->message);
+              g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID, "%s: %s",
+                           path, local_error->message);
               return FALSE;
             }
         }
@@ -373,9 +388,7 @@ tsq_agent_config_load (TsqAgentConfig *config,
 }
 
 gboolean
-tsq_agent_config_set (TsqAgentConfig *config,
-                      const char     *assignment,
-                      GError        **error)
+tsq_agent_config_set (TsqAgentConfig *config, const char *assignment, GError **error)
 {
   const char *eq = strchr (assignment, '=');
   const char *dot = strchr (assignment, '.');
@@ -402,8 +415,7 @@ tsq_agent_config_set (TsqAgentConfig *config,
 }
 
 gboolean
-tsq_agent_config_prepare (TsqAgentConfig *config,
-                          GError        **error)
+tsq_agent_config_prepare (TsqAgentConfig *config, GError **error)
 {
   g_autoptr (TsqNetGuard) guard = tsq_net_guard_new_default ();
 

@@ -18,47 +18,42 @@ typedef enum
 
 typedef struct
 {
-  char               *path;            /* the file loaded, NULL when running on defaults */
-  char               *database;        /* SQLite file */
-  char               *data_dir;        /* our data/: fingerprints, vulnerabilities, demo */
-  gboolean            builtin_fingerprints;
-  GStrv               fingerprints;    /* extra sets (Wappalyzer format) */
-  char               *vulnerabilities;
-  char               *log_format;      /* "human" or "json" */
-  guint               max_in_flight;
-  double              domain_rate;     /* scan starts per second per registrable domain */
-  double              domain_burst;
-  guint               misfire_grace_s;
-  guint               spread_window_s;
-  char               *user_agent;
-  GStrv               blocked_networks;
-  GStrv               allowed_networks;
-  TsqScannerOptions   scanner;
+  char *path;     /* the file loaded, NULL when running on defaults */
+  char *database; /* SQLite file */
+  char *data_dir; /* our data/: fingerprints, vulnerabilities, demo */
+  gboolean builtin_fingerprints;
+  GStrv fingerprints; /* extra sets (Wappalyzer format) */
+  char *vulnerabilities;
+  char *log_format; /* "human" or "json" */
+  guint max_in_flight;
+  double domain_rate; /* scan starts per second per registrable domain */
+  double domain_burst;
+  guint misfire_grace_s;
+  guint spread_window_s;
+  char *user_agent;
+  GStrv blocked_networks;
+  GStrv allowed_networks;
+  TsqScannerOptions scanner;
   TsqChangeThresholds thresholds;
-  guint               raw_results_days;
-  guint               metrics_days;
+  guint raw_results_days;
+  guint metrics_days;
 } TsqAgentConfig;
 
 TsqAgentConfig *tsq_agent_config_new_default (void);
 /* Loads path over the defaults; a missing key keeps its default, a bad value is an error that
  * names the group and key. */
-gboolean        tsq_agent_config_load        (TsqAgentConfig *config,
-                                              const char     *path,
-                                              GError        **error);
+gboolean tsq_agent_config_load (TsqAgentConfig *config, const char *path, GError **error);
 /* Applies "group.key=value" overrides from the command line. */
-gboolean        tsq_agent_config_set         (TsqAgentConfig *config,
-                                              const char     *assignment,
-                                              GError        **error);
+gboolean tsq_agent_config_set (TsqAgentConfig *config, const char *assignment, GError **error);
 /* Builds the network guard and fills config->scanner.fetch.guard (owned by the config). */
-gboolean        tsq_agent_config_prepare     (TsqAgentConfig *config,
-                                              GError        **error);
-void            tsq_agent_config_free        (TsqAgentConfig *config);
+gboolean tsq_agent_config_prepare (TsqAgentConfig *config, GError **error);
+void tsq_agent_config_free (TsqAgentConfig *config);
 
 /* Where our data/ lives: $TSQ_DATA_DIR, the source tree of an uninstalled build, or the
  * installed package data directory. */
-const char     *tsq_agent_find_data_dir      (void);
+const char *tsq_agent_find_data_dir (void);
 /* $STATE_DIRECTORY (systemd) or $XDG_STATE_HOME/techscaniq, created 0700. */
-char           *tsq_agent_default_state_dir  (void);
+char *tsq_agent_default_state_dir (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqAgentConfig, tsq_agent_config_free)
 

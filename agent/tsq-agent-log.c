@@ -19,19 +19,23 @@ static gboolean log_verbose;
 static const char *
 level_name (GLogLevelFlags level)
 {
-  if (level & G_LOG_LEVEL_ERROR) return "error";
-  if (level & G_LOG_LEVEL_CRITICAL) return "critical";
-  if (level & G_LOG_LEVEL_WARNING) return "warning";
-  if (level & G_LOG_LEVEL_MESSAGE) return "notice";
-  if (level & G_LOG_LEVEL_INFO) return "info";
+  if (level & G_LOG_LEVEL_ERROR)
+    return "error";
+  if (level & G_LOG_LEVEL_CRITICAL)
+    return "critical";
+  if (level & G_LOG_LEVEL_WARNING)
+    return "warning";
+  if (level & G_LOG_LEVEL_MESSAGE)
+    return "notice";
+  if (level & G_LOG_LEVEL_INFO)
+    return "info";
   return "debug";
 }
 
 /* No GDateTime here: GLib may log while it holds its time-zone lock, and GDateTime takes that
  * lock too. */
 static void
-format_stamp (char  *out,
-              gsize  size)
+format_stamp (char *out, gsize size)
 {
   gint64 now = g_get_real_time ();
   time_t seconds = now / G_USEC_PER_SEC;
@@ -40,14 +44,11 @@ format_stamp (char  *out,
 
   gmtime_r (&seconds, &tm);
   strftime (date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-  g_snprintf (out, size, "%s.%03dZ", date, (int) (now % G_USEC_PER_SEC / 1000));
+  g_snprintf (out, size, "%s.%03dZ", date, (int)(now % G_USEC_PER_SEC / 1000));
 }
 
 static GLogWriterOutput
-writer (GLogLevelFlags   level,
-        const GLogField *fields,
-        gsize            n_fields,
-        gpointer         user_data)
+writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
   const char *message = NULL;
   const char *domain = NULL;
@@ -86,8 +87,7 @@ writer (GLogLevelFlags   level,
 }
 
 void
-tsq_agent_log_init (gboolean json,
-                    gboolean verbose)
+tsq_agent_log_init (gboolean json, gboolean verbose)
 {
   static gboolean installed;
 

@@ -5,7 +5,6 @@
 
 G_BEGIN_DECLS
 
-void tsq_agent_log_init (gboolean json,
-                         gboolean verbose);
+void tsq_agent_log_init (gboolean json, gboolean verbose);
 
 G_END_DECLS

@@ -11,22 +11,22 @@
 typedef struct
 {
   const char *name;
-  int       (*run) (int argc, char **argv);
+  int (*run) (int argc, char **argv);
   const char *summary;
 } Command;
 
 static const Command commands[] = {
-  { "run", tsq_cmd_run, "Run the agent: scan monitors on their schedules and record changes (default)" },
+  { "run", tsq_cmd_run,
+    "Run the agent: scan monitors on their schedules and record changes (default)" },
   { "scan", tsq_cmd_scan, "Scan URLs once and print the results" },
-  { "monitor", tsq_cmd_monitor, "Manage monitors: add, list, show, edit, remove, enable, disable, import, export" },
+  { "monitor", tsq_cmd_monitor,
+    "Manage monitors: add, list, show, edit, remove, enable, disable, import, export" },
   { "changes", tsq_cmd_changes, "List recorded changes (--follow to watch)" },
   { "scans", tsq_cmd_scans, "List recorded scans, or show one" },
 };
 
 int
-tsq_cmd_fail (int         status,
-              const char *format,
-              ...)
+tsq_cmd_fail (int status, const char *format, ...)
 {
   va_list args;
   g_autofree char *message = NULL;
@@ -48,13 +48,13 @@ usage (FILE *out)
 }
 
 int
-main (int    argc,
-      char **argv)
+main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
 
-  if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")
-                    || g_str_equal (argv[1], "help")))
+  if (argc >= 2
+      && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")
+          || g_str_equal (argv[1], "help")))
     {
       usage (stdout);
       return TSQ_EXIT_OK;

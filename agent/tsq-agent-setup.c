@@ -28,8 +28,8 @@ tsq_common_option_group (TsqCommonOptions *options)
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &options->verbose, "Show debug messages", NULL },
     { NULL },
   };
-  GOptionGroup *group = g_option_group_new ("common", "Common options:", "Show common options",
-                                            NULL, NULL);
+  GOptionGroup *group
+    = g_option_group_new ("common", "Common options:", "Show common options", NULL, NULL);
 
   g_option_group_add_entries (group, entries);
   return group;
@@ -46,8 +46,7 @@ tsq_common_options_clear (TsqCommonOptions *options)
 }
 
 static gboolean
-validate_schedule (const char *text,
-                   GError    **error)
+validate_schedule (const char *text, GError **error)
 {
   g_autoptr (TsqSchedule) schedule = tsq_schedule_parse (text, error);
 
@@ -55,8 +54,7 @@ validate_schedule (const char *text,
 }
 
 TsqAgentConfig *
-tsq_agent_setup_config (TsqCommonOptions *options,
-                        GError          **error)
+tsq_agent_setup_config (TsqCommonOptions *options, GError **error)
 {
   g_autoptr (TsqAgentConfig) config = tsq_agent_config_new_default ();
 
@@ -72,7 +70,7 @@ tsq_agent_setup_config (TsqCommonOptions *options,
     {
       GStrvBuilder *builder = g_strv_builder_new ();
 
-      g_strv_builder_addv (builder, (const char **) config->fingerprints);
+      g_strv_builder_addv (builder, (const char **)config->fingerprints);
       g_strv_builder_add (builder, options->fingerprints[i]);
       g_strfreev (config->fingerprints);
       config->fingerprints = g_strv_builder_end (builder);
@@ -97,8 +95,7 @@ tsq_agent_setup_config (TsqCommonOptions *options,
 }
 
 TsqFingerprintDb *
-tsq_agent_setup_fingerprints (TsqAgentConfig *config,
-                              GError        **error)
+tsq_agent_setup_fingerprints (TsqAgentConfig *config, GError **error)
 {
   g_autoptr (TsqFingerprintDb) db = tsq_fingerprint_db_new ();
 
@@ -117,8 +114,7 @@ tsq_agent_setup_fingerprints (TsqAgentConfig *config,
 }
 
 TsqScanner *
-tsq_agent_setup_scanner (TsqAgentConfig *config,
-                         GError        **error)
+tsq_agent_setup_scanner (TsqAgentConfig *config, GError **error)
 {
   g_autoptr (TsqFingerprintDb) db = tsq_agent_setup_fingerprints (config, error);
   g_autoptr (TsqVulnDb) vulns = NULL;
@@ -126,8 +122,9 @@ tsq_agent_setup_scanner (TsqAgentConfig *config,
 
   if (db == NULL)
     return NULL;
-  vuln_path = config->vulnerabilities ? g_strdup (config->vulnerabilities)
-                                      : g_build_filename (config->data_dir, "vulnerabilities.json", NULL);
+  vuln_path = config->vulnerabilities
+                ? g_strdup (config->vulnerabilities)
+                : g_build_filename (config->data_dir, "vulnerabilities.json", NULL);
   vulns = tsq_vuln_db_load (vuln_path, error);
   if (vulns == NULL)
     return NULL;
@@ -135,8 +132,7 @@ tsq_agent_setup_scanner (TsqAgentConfig *config,
 }
 
 TsqStorage *
-tsq_agent_setup_storage (TsqAgentConfig *config,
-                         GError        **error)
+tsq_agent_setup_storage (TsqAgentConfig *config, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (config->database);
 
@@ -150,9 +146,7 @@ tsq_agent_setup_storage (TsqAgentConfig *config,
 }
 
 gboolean
-tsq_parse_since (const char *text,
-                 gint64     *out_us,
-                 GError    **error)
+tsq_parse_since (const char *text, gint64 *out_us, GError **error)
 {
   g_autoptr (GDateTime) dt = NULL;
   g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
@@ -167,15 +161,24 @@ tsq_parse_since (const char *text,
 
       switch (end[0])
         {
-        case 's': unit = 1; break;
-        case 'm': unit = 60; break;
-        case 'h': unit = 3600; break;
-        case 'd': unit = 86400; break;
-        default: break;
+          case 's':
+            unit = 1;
+            break;
+          case 'm':
+            unit = 60;
+            break;
+          case 'h':
+            unit = 3600;
+            break;
+          case 'd':
+            unit = 86400;
+            break;
+          default:
+            break;
         }
       if (unit && amount * unit <= 36500.0 * 86400)
         {
-          *out_us = g_get_real_time () - (gint64) (amount * unit * G_USEC_PER_SEC);
+          *out_us = g_get_real_time () - (gint64)(amount * unit * G_USEC_PER_SEC);
           return TRUE;
         }
     }
@@ -189,7 +192,8 @@ tsq_parse_since (const char *text,
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "--since %s: expected an ISO 8601 time (2026-12-03T10:00:00Z), a date "
-                   "(2026-12-03) or a span back from now (90s, 15m, 2h, 7d)", text);
+                   "(2026-12-03) or a span back from now (90s, 15m, 2h, 7d)",
+                   text);
       return FALSE;
     }
   *out_us = g_date_time_to_unix (dt) * G_USEC_PER_SEC;

@@ -19,49 +19,53 @@
 #include "tsq-schedule.h"
 #include "tsq-scheduler.h"
 
-#define MONITOR_POLL_MS   500
-#define METRICS_PERIOD_S  10
-#define PRUNE_PERIOD_S    3600
+#define MONITOR_POLL_MS 500
+#define METRICS_PERIOD_S 10
+#define PRUNE_PERIOD_S 3600
 
 struct _TsqAgent
 {
-  GObject              parent_instance;
-  TsqAgentConfig      *config;
-  TsqStorage          *storage;
-  TsqEventBus         *bus;
-  TsqScanner          *scanner;
-  TsqChangeThresholds  thresholds;
-  TsqScheduler        *scheduler;
-  TsqRateLimiter      *limiter;
-  GHashTable          *monitors;   /* id -> TsqMonitor */
-  GHashTable          *running;    /* id -> Job (scans in flight) */
-  gint64               revision;
-  guint                poll_source;
-  guint                pump_source;
-  guint                metrics_source;
-  guint                prune_source;
-  guint                stop_source;
-  gboolean             stopping;
-  guint64              scans_done;
-  guint64              scans_done_at_last_metrics;
-  gint64               last_metrics_us;
+  GObject parent_instance;
+  TsqAgentConfig *config;
+  TsqStorage *storage;
+  TsqEventBus *bus;
+  TsqScanner *scanner;
+  TsqChangeThresholds thresholds;
+  TsqScheduler *scheduler;
+  TsqRateLimiter *limiter;
+  GHashTable *monitors; /* id -> TsqMonitor */
+  GHashTable *running;  /* id -> Job (scans in flight) */
+  gint64 revision;
+  guint poll_source;
+  guint pump_source;
+  guint metrics_source;
+  guint prune_source;
+  guint stop_source;
+  gboolean stopping;
+  guint64 scans_done;
+  guint64 scans_done_at_last_metrics;
+  gint64 last_metrics_us;
 };
 
 G_DEFINE_FINAL_TYPE (TsqAgent, tsq_agent, G_TYPE_OBJECT)
 
-enum { SIGNAL_STOPPED, N_SIGNALS };
+enum
+{
+  SIGNAL_STOPPED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 typedef struct
 {
-  TsqAgent     *agent;
-  TsqMonitor   *monitor;
-  TsqScanner   *scanner;
+  TsqAgent *agent;
+  TsqMonitor *monitor;
+  TsqScanner *scanner;
   GCancellable *cancellable;
-  gint64        due_us;
-  gint64        scan_id;
-  gboolean      catch_up;
-  gboolean      started;
+  gint64 due_us;
+  gint64 scan_id;
+  gboolean catch_up;
+  gboolean started;
 } Job;
 
 static void
@@ -78,8 +82,7 @@ static void pump (TsqAgent *self);
 /* ---- monitors ------------------------------------------------------------------------------ */
 
 static void
-schedule_monitor (TsqAgent   *self,
-                  TsqMonitor *monitor)
+schedule_monitor (TsqAgent *self, TsqMonitor *monitor)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqSchedule) schedule = tsq_schedule_parse (monitor->schedule, &error);
@@ -96,7 +99,7 @@ schedule_monitor (TsqAgent   *self,
    * after that it follows its schedule. */
   tsq_scheduler_set (self->scheduler, monitor->id, schedule, monitor->last_run_us,
                      monitor->last_run_us == 0 && monitor->next_run_us == 0 ? g_get_real_time ()
-                                                                           : monitor->next_run_us);
+                                                                            : monitor->next_run_us);
 }
 
 /* Picks up monitors added, edited, enabled, disabled or removed by any process. */
@@ -140,7 +143,7 @@ reload_monitors (TsqAgent *self)
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (!g_hash_table_contains (seen, key))
       {
-        g_info ("unscheduling monitor “%s”", ((TsqMonitor *) value)->name);
+        g_info ("unscheduling monitor “%s”", ((TsqMonitor *)value)->name);
         tsq_scheduler_remove (self->scheduler, key);
         g_hash_table_iter_remove (&iter);
       }
@@ -163,10 +166,7 @@ poll_monitors (gpointer data)
 /* ---- scans ------------------------------------------------------------------------------- */
 
 static void
-publish (TsqAgent   *self,
-         const char *topic,
-         const char *key,
-         JsonObject *payload)
+publish (TsqAgent *self, const char *topic, const char *key, JsonObject *payload)
 {
   /* Takes ownership of payload. */
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
@@ -184,11 +184,13 @@ summary_of (JsonObject *result)
   JsonArray *techs = tsq_json_get_array (result, "technologies");
 
   json_object_set_string_member (summary, "url", tsq_json_get_string (result, "url", ""));
-  json_object_set_string_member (summary, "final_url", tsq_json_get_string (result, "final_url", ""));
+  json_object_set_string_member (summary, "final_url",
+                                 tsq_json_get_string (result, "final_url", ""));
   if (json_object_has_member (result, "status"))
     json_object_set_int_member (summary, "status", tsq_json_get_int (result, "status", 0));
   if (error)
-    json_object_set_string_member (summary, "error_kind", tsq_json_get_string (error, "kind", "internal"));
+    json_object_set_string_member (summary, "error_kind",
+                                   tsq_json_get_string (error, "kind", "internal"));
   json_object_set_double_member (summary, "ttfb_ms", tsq_json_get_double (timings, "ttfb_ms", 0));
   json_object_set_double_member (summary, "total_ms", tsq_json_get_double (timings, "total_ms", 0));
   json_object_set_int_member (summary, "technologies", techs ? json_array_get_length (techs) : 0);
@@ -196,9 +198,7 @@ summary_of (JsonObject *result)
 }
 
 static void
-record_result (TsqAgent   *self,
-               Job        *job,
-               JsonObject *result)
+record_result (TsqAgent *self, Job *job, JsonObject *result)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) previous = NULL;
@@ -217,7 +217,8 @@ record_result (TsqAgent   *self,
       previous = tsq_storage_get_last_result (self->storage, id, &error);
       if (error)
         {
-          g_warning ("monitor %s: cannot read the last result: %s", job->monitor->name, error->message);
+          g_warning ("monitor %s: cannot read the last result: %s", job->monitor->name,
+                     error->message);
           g_clear_error (&error);
         }
     }
@@ -267,9 +268,7 @@ record_result (TsqAgent   *self,
 }
 
 static void
-on_scanned (GObject      *source,
-            GAsyncResult *res,
-            gpointer      user_data)
+on_scanned (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   Job *job = user_data;
   TsqAgent *self = job->agent;
@@ -311,13 +310,13 @@ on_scanned (GObject      *source,
 }
 
 static void
-start_scan (TsqAgent *self,
-            Job      *job)
+start_scan (TsqAgent *self, Job *job)
 {
   g_autoptr (GError) error = NULL;
 
   job->started = TRUE;
-  job->scan_id = tsq_storage_begin_scan (self->storage, job->monitor->id, g_get_real_time (), &error);
+  job->scan_id
+    = tsq_storage_begin_scan (self->storage, job->monitor->id, g_get_real_time (), &error);
   if (job->scan_id <= 0)
     g_warning ("monitor %s: cannot record scan start: %s", job->monitor->name,
                error ? error->message : "unknown error");
@@ -361,16 +360,16 @@ pump (TsqAgent *self)
     {
       gint64 wait_ms = MAX (0, (next_ready - g_get_monotonic_time () + 999) / 1000);
 
-      self->pump_source = g_timeout_add ((guint) MIN (wait_ms, 60000), pump_cb, self);
+      self->pump_source = g_timeout_add ((guint)MIN (wait_ms, 60000), pump_cb, self);
     }
 }
 
 static void
 on_fire (TsqScheduler *scheduler,
-         const char   *monitor_id,
-         gint64        due_us,
-         gboolean      catch_up,
-         gpointer      user_data)
+         const char *monitor_id,
+         gint64 due_us,
+         gboolean catch_up,
+         gpointer user_data)
 {
   TsqAgent *self = user_data;
   TsqMonitor *monitor = g_hash_table_lookup (self->monitors, monitor_id);
@@ -414,7 +413,8 @@ on_fire (TsqScheduler *scheduler,
     self->pump_source = g_idle_add (pump_cb, self);
 }
 
-/* ---- metrics and housekeeping ----------------------------------------------------------------- */
+/* ---- metrics and housekeeping -----------------------------------------------------------------
+ */
 
 static guint64
 current_rss_bytes (void)
@@ -424,7 +424,7 @@ current_rss_bytes (void)
 
   if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL)
       && sscanf (statm, "%lu %lu", &size, &resident) == 2)
-    return (guint64) resident * 4096;
+    return (guint64)resident * 4096;
   return 0;
 }
 
@@ -435,10 +435,11 @@ collect_metrics (gpointer data)
   g_autoptr (GError) error = NULL;
   JsonObject *metrics = json_object_new ();
   gint64 now = g_get_monotonic_time ();
-  double seconds = (now - self->last_metrics_us) / (double) G_USEC_PER_SEC;
+  double seconds = (now - self->last_metrics_us) / (double)G_USEC_PER_SEC;
 
-  json_object_set_double_member (metrics, "scans_per_s",
-                                 seconds > 0 ? (self->scans_done - self->scans_done_at_last_metrics) / seconds : 0);
+  json_object_set_double_member (
+    metrics, "scans_per_s",
+    seconds > 0 ? (self->scans_done - self->scans_done_at_last_metrics) / seconds : 0);
   json_object_set_int_member (metrics, "scans_total", self->scans_done);
   json_object_set_int_member (metrics, "in_flight", tsq_rate_limiter_get_in_flight (self->limiter));
   json_object_set_int_member (metrics, "queued", tsq_rate_limiter_get_queued (self->limiter));
@@ -459,8 +460,9 @@ prune (gpointer data)
   TsqAgent *self = data;
   g_autoptr (GError) error = NULL;
   gint64 now = g_get_real_time ();
-  gint64 day = G_USEC_PER_SEC * (gint64) 86400;
-  gint64 raw_before = self->config->raw_results_days ? now - self->config->raw_results_days * day : 0;
+  gint64 day = G_USEC_PER_SEC * (gint64)86400;
+  gint64 raw_before
+    = self->config->raw_results_days ? now - self->config->raw_results_days * day : 0;
   gint64 metrics_before = self->config->metrics_days ? now - self->config->metrics_days * day : 0;
 
   if (!tsq_storage_prune (self->storage, raw_before, metrics_before, &error))
@@ -512,16 +514,13 @@ tsq_agent_class_init (TsqAgentClass *klass)
 static void
 tsq_agent_init (TsqAgent *self)
 {
-  self->monitors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                          (GDestroyNotify) tsq_monitor_unref);
-  self->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) job_free);
+  self->monitors
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)tsq_monitor_unref);
+  self->running = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)job_free);
 }
 
 TsqAgent *
-tsq_agent_new (TsqAgentConfig *config,
-               TsqStorage     *storage,
-               TsqEventBus    *bus,
-               TsqScanner     *scanner)
+tsq_agent_new (TsqAgentConfig *config, TsqStorage *storage, TsqEventBus *bus, TsqScanner *scanner)
 {
   TsqAgent *self = g_object_new (TSQ_TYPE_AGENT, NULL);
 
@@ -530,25 +529,24 @@ tsq_agent_new (TsqAgentConfig *config,
   self->bus = g_object_ref (bus);
   self->scanner = g_object_ref (scanner);
   self->thresholds = config->thresholds;
-  self->limiter = tsq_rate_limiter_new (config->domain_rate, config->domain_burst, config->max_in_flight);
+  self->limiter
+    = tsq_rate_limiter_new (config->domain_rate, config->domain_burst, config->max_in_flight);
   self->scheduler = tsq_scheduler_new (on_fire, self, NULL);
-  tsq_scheduler_set_grace (self->scheduler, (gint64) config->misfire_grace_s * G_USEC_PER_SEC);
-  tsq_scheduler_set_spread_window (self->scheduler, (gint64) config->spread_window_s * G_USEC_PER_SEC);
+  tsq_scheduler_set_grace (self->scheduler, (gint64)config->misfire_grace_s * G_USEC_PER_SEC);
+  tsq_scheduler_set_spread_window (self->scheduler,
+                                   (gint64)config->spread_window_s * G_USEC_PER_SEC);
   return self;
 }
 
 void
-tsq_agent_set_domain_rate (TsqAgent   *self,
-                           const char *domain,
-                           double      rate,
-                           double      burst)
+tsq_agent_set_domain_rate (TsqAgent *self, const char *domain, double rate, double burst)
 {
   tsq_rate_limiter_set_domain_rate (self->limiter, domain, rate, burst);
 }
 
 void
-tsq_agent_replace_scanner (TsqAgent                  *self,
-                           TsqScanner                *scanner,
+tsq_agent_replace_scanner (TsqAgent *self,
+                           TsqScanner *scanner,
                            const TsqChangeThresholds *thresholds)
 {
   g_set_object (&self->scanner, scanner);
@@ -557,15 +555,15 @@ tsq_agent_replace_scanner (TsqAgent                  *self,
 }
 
 gboolean
-tsq_agent_start (TsqAgent *self,
-                 GError  **error)
+tsq_agent_start (TsqAgent *self, GError **error)
 {
   gint64 interrupted = tsq_storage_mark_interrupted_scans (self->storage, error);
 
   if (interrupted < 0)
     return FALSE;
   if (interrupted > 0)
-    g_message ("%" G_GINT64_FORMAT " scan(s) were interrupted by the previous shutdown", interrupted);
+    g_message ("%" G_GINT64_FORMAT " scan(s) were interrupted by the previous shutdown",
+               interrupted);
 
   self->revision = tsq_storage_get_monitors_revision (self->storage);
   reload_monitors (self);
@@ -590,13 +588,12 @@ cancel_in_flight (gpointer data)
   self->stop_source = 0;
   g_hash_table_iter_init (&iter, self->running);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_cancellable_cancel (((Job *) value)->cancellable);
+    g_cancellable_cancel (((Job *)value)->cancellable);
   return G_SOURCE_REMOVE;
 }
 
 void
-tsq_agent_stop (TsqAgent *self,
-                guint     grace_ms)
+tsq_agent_stop (TsqAgent *self, guint grace_ms)
 {
   GHashTableIter iter;
   gpointer value;
@@ -616,7 +613,7 @@ tsq_agent_stop (TsqAgent *self,
    * start treats them as misfires. */
   g_hash_table_iter_init (&iter, self->running);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!((Job *) value)->started)
+    if (!((Job *)value)->started)
       {
         Job *job = value;
         g_autofree char *domain = tsq_rate_limiter_domain_for_url (job->monitor->url);

@@ -1,4 +1,5 @@
-/* tsq-agent.h: the monitoring loop: schedule -> rate limit -> scan -> detect -> store -> publish. */
+/* tsq-agent.h: the monitoring loop: schedule -> rate limit -> scan -> detect -> store -> publish.
+ */
 #pragma once
 
 #include <gio/gio.h>
@@ -13,27 +14,20 @@ G_BEGIN_DECLS
 #define TSQ_TYPE_AGENT (tsq_agent_get_type ())
 G_DECLARE_FINAL_TYPE (TsqAgent, tsq_agent, TSQ, AGENT, GObject)
 
-TsqAgent *tsq_agent_new          (TsqAgentConfig *config,
-                                  TsqStorage     *storage,
-                                  TsqEventBus    *bus,
-                                  TsqScanner     *scanner);
+TsqAgent *
+tsq_agent_new (TsqAgentConfig *config, TsqStorage *storage, TsqEventBus *bus, TsqScanner *scanner);
 /* Marks scans left running by a crash as interrupted, loads the monitors and starts the loop on
  * the thread-default main context. */
-gboolean  tsq_agent_start        (TsqAgent       *self,
-                                  GError        **error);
+gboolean tsq_agent_start (TsqAgent *self, GError **error);
 /* Per-domain rate override (the demo's loopback pages, tests). */
-void      tsq_agent_set_domain_rate (TsqAgent   *self,
-                                     const char *domain,
-                                     double      rate,
-                                     double      burst);
+void tsq_agent_set_domain_rate (TsqAgent *self, const char *domain, double rate, double burst);
 /* Takes effect for scans that start after the call (SIGHUP). */
-void      tsq_agent_replace_scanner (TsqAgent       *self,
-                                     TsqScanner     *scanner,
-                                     const TsqChangeThresholds *thresholds);
+void tsq_agent_replace_scanner (TsqAgent *self,
+                                TsqScanner *scanner,
+                                const TsqChangeThresholds *thresholds);
 /* Stops starting scans, lets in-flight scans finish for up to grace_ms, then cancels them (they
  * are stored as interrupted), flushes storage and emits "stopped". */
-void      tsq_agent_stop         (TsqAgent       *self,
-                                  guint           grace_ms);
-guint     tsq_agent_get_in_flight (TsqAgent      *self);
+void tsq_agent_stop (TsqAgent *self, guint grace_ms);
+guint tsq_agent_get_in_flight (TsqAgent *self);
 
 G_END_DECLS

@@ -17,11 +17,11 @@
 typedef struct
 {
   TsqCommonOptions common;
-  char            *monitor;
-  char            *since;
-  gboolean         follow;
-  gboolean         json;
-  int              limit;
+  char *monitor;
+  char *since;
+  gboolean follow;
+  gboolean json;
+  int limit;
 } HistoryOptions;
 
 static void
@@ -33,23 +33,23 @@ history_options_clear (HistoryOptions *o)
 }
 
 static GOptionContext *
-history_context (HistoryOptions *o,
-                 const char     *summary,
-                 gboolean        with_follow)
+history_context (HistoryOptions *o, const char *summary, gboolean with_follow)
 {
   GOptionEntry entries[] = {
-    { "monitor", 'm', 0, G_OPTION_ARG_STRING, &o->monitor, "Only this monitor (id, id prefix or name)", "ID" },
+    { "monitor", 'm', 0, G_OPTION_ARG_STRING, &o->monitor,
+      "Only this monitor (id, id prefix or name)", "ID" },
     { "since", 0, 0, G_OPTION_ARG_STRING, &o->since,
       "From this time: ISO 8601, a date, or a span back (15m, 2h, 7d; default 7d)", "TIME" },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &o->json, "One JSON object per line", NULL },
     { "limit", 'n', 0, G_OPTION_ARG_INT, &o->limit, "At most this many rows", "N" },
-    { "follow", 'f', 0, G_OPTION_ARG_NONE, &o->follow, "Keep printing new changes as they are recorded", NULL },
+    { "follow", 'f', 0, G_OPTION_ARG_NONE, &o->follow,
+      "Keep printing new changes as they are recorded", NULL },
     { NULL },
   };
   GOptionContext *context = g_option_context_new (summary);
 
   if (!with_follow)
-    entries[4] = (GOptionEntry) { NULL };
+    entries[4] = (GOptionEntry){ NULL };
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_add_group (context, tsq_common_option_group (&o->common));
   return context;
@@ -57,17 +57,14 @@ history_context (HistoryOptions *o,
 
 /* Opens storage and resolves --monitor and --since. */
 static TsqStorage *
-history_open (HistoryOptions  *o,
-              char           **monitor_id,
-              gint64          *since_us,
-              int             *status)
+history_open (HistoryOptions *o, char **monitor_id, gint64 *since_us, int *status)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqAgentConfig) config = tsq_agent_setup_config (&o->common, &error);
   g_autoptr (TsqStorage) storage = NULL;
 
   *monitor_id = NULL;
-  *since_us = g_get_real_time () - (gint64) 7 * 86400 * G_USEC_PER_SEC;
+  *since_us = g_get_real_time () - (gint64)7 * 86400 * G_USEC_PER_SEC;
   if (config == NULL)
     {
       *status = tsq_cmd_fail (TSQ_EXIT_USAGE, "%s", error->message);
@@ -104,8 +101,7 @@ history_open (HistoryOptions  *o,
 }
 
 static void
-print_change (JsonObject *change,
-              gboolean    json)
+print_change (JsonObject *change, gboolean json)
 {
   if (json)
     {
@@ -124,8 +120,7 @@ print_change (JsonObject *change,
 }
 
 int
-tsq_cmd_changes (int    argc,
-                 char **argv)
+tsq_cmd_changes (int argc, char **argv)
 {
   HistoryOptions o = { .limit = 1000 };
   g_autoptr (GOptionContext) context = history_context (&o, "— list recorded changes", TRUE);
@@ -151,9 +146,8 @@ tsq_cmd_changes (int    argc,
 
   for (;;)
     {
-      g_autoptr (GPtrArray) changes = tsq_storage_list_changes (storage, monitor_id, since_us, last_id,
-                                                                o.limit ? (guint) o.limit : G_MAXUINT,
-                                                                &error);
+      g_autoptr (GPtrArray) changes = tsq_storage_list_changes (
+        storage, monitor_id, since_us, last_id, o.limit ? (guint)o.limit : G_MAXUINT, &error);
 
       if (changes == NULL)
         {
@@ -179,9 +173,7 @@ out:
 }
 
 static int
-show_scan (TsqStorage *storage,
-           const char *id_text,
-           gboolean    json)
+show_scan (TsqStorage *storage, const char *id_text, gboolean json)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) scan = NULL;
@@ -216,11 +208,11 @@ show_scan (TsqStorage *storage,
 }
 
 int
-tsq_cmd_scans (int    argc,
-               char **argv)
+tsq_cmd_scans (int argc, char **argv)
 {
   HistoryOptions o = { .limit = 50 };
-  g_autoptr (GOptionContext) context = history_context (&o, "[show ID] — list recorded scans", FALSE);
+  g_autoptr (GOptionContext) context
+    = history_context (&o, "[show ID] — list recorded scans", FALSE);
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqStorage) storage = NULL;
   g_autoptr (GPtrArray) scans = NULL;
@@ -250,7 +242,8 @@ tsq_cmd_scans (int    argc,
       goto out;
     }
 
-  scans = tsq_storage_list_scans (storage, monitor_id, since_us, o.limit ? (guint) o.limit : G_MAXUINT, &error);
+  scans = tsq_storage_list_scans (storage, monitor_id, since_us,
+                                  o.limit ? (guint)o.limit : G_MAXUINT, &error);
   if (scans == NULL)
     {
       status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);
@@ -266,8 +259,8 @@ tsq_cmd_scans (int    argc,
       g_hash_table_insert (names, m->id, m->name);
     }
   if (!o.json)
-    printf ("%-8s  %-20s  %-11s  %6s  %9s  %5s  %s\n", "SCAN", "STARTED", "STATE", "STATUS", "TOTAL ms",
-            "TECH", "MONITOR");
+    printf ("%-8s  %-20s  %-11s  %6s  %9s  %5s  %s\n", "SCAN", "STARTED", "STATE", "STATUS",
+            "TOTAL ms", "TECH", "MONITOR");
   for (guint i = 0; i < scans->len; i++)
     {
       JsonObject *s = g_ptr_array_index (scans, i);
@@ -283,15 +276,15 @@ tsq_cmd_scans (int    argc,
           continue;
         }
       status_text = error_kind ? g_strdup (error_kind)
-                                     : json_object_has_member (s, "status")
-                                       ? g_strdup_printf ("%" G_GINT64_FORMAT, tsq_json_get_int (s, "status", 0))
-                                       : g_strdup ("—");
+                    : json_object_has_member (s, "status")
+                      ? g_strdup_printf ("%" G_GINT64_FORMAT, tsq_json_get_int (s, "status", 0))
+                      : g_strdup ("—");
 
       printf ("%-8" G_GINT64_FORMAT "  %-20.20s  %-11.11s  %6s  %9.1f  %5" G_GINT64_FORMAT "  %s\n",
               tsq_json_get_int (s, "id", 0), tsq_json_get_string (s, "started_at", ""),
               tsq_json_get_string (s, "state", ""), status_text,
               tsq_json_get_double (s, "total_ms", 0), tsq_json_get_int (s, "technologies", 0),
-              (const char *) g_hash_table_lookup (names, tsq_json_get_string (s, "monitor_id", ""))
+              (const char *)g_hash_table_lookup (names, tsq_json_get_string (s, "monitor_id", ""))
                 ?: tsq_json_get_string (s, "monitor_id", ""));
     }
 

@@ -1,4 +1,5 @@
-/* tsq-cmd-monitor.c: `techscaniq-agent monitor add|list|show|edit|remove|enable|disable|import|export`.
+/* tsq-cmd-monitor.c: `techscaniq-agent monitor
+ * add|list|show|edit|remove|enable|disable|import|export`.
  *
  * Every write goes through the storage, whose revision the running agent polls: edits made here
  * reach a running agent within a second, without a restart. Input is validated in full before
@@ -20,14 +21,14 @@
 typedef struct
 {
   TsqCommonOptions common;
-  gboolean         json;
-  char            *name;
-  char            *url;
-  char            *schedule;
-  char            *scan_config;
-  char            *alert_rules;
-  char            *organization;
-  gboolean         disabled;
+  gboolean json;
+  char *name;
+  char *url;
+  char *schedule;
+  char *scan_config;
+  char *alert_rules;
+  char *organization;
+  gboolean disabled;
 } MonitorOptions;
 
 static void
@@ -80,10 +81,7 @@ print_monitor (TsqMonitor *m)
 
 /* Parses --scan-config / --alert-rules: JSON text, or @FILE. */
 static JsonNode *
-parse_json_option (const char   *option,
-                   const char   *text,
-                   JsonNodeType  expected,
-                   GError      **error)
+parse_json_option (const char *option, const char *text, JsonNodeType expected, GError **error)
 {
   g_autofree char *contents = NULL;
   g_autoptr (JsonNode) node = NULL;
@@ -98,30 +96,28 @@ parse_json_option (const char   *option,
   node = tsq_json_from_string (text, &local_error);
   if (node == NULL)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: %s", option, local_error->message);
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: %s", option,
+                   local_error->message);
       return NULL;
     }
   if (JSON_NODE_TYPE (node) != expected)
     {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: expected a JSON %s", option,
-                   expected == JSON_NODE_OBJECT ? "object" : "array");
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "%s: expected a JSON %s",
+                   option, expected == JSON_NODE_OBJECT ? "object" : "array");
       return NULL;
     }
   return g_steal_pointer (&node);
 }
 
 static void
-replace_str (char      **field,
-             const char *value)
+replace_str (char **field, const char *value)
 {
   g_free (*field);
   *field = g_strdup (value);
 }
 
 static gboolean
-apply_options (TsqMonitor     *m,
-               MonitorOptions *o,
-               GError        **error)
+apply_options (TsqMonitor *m, MonitorOptions *o, GError **error)
 {
   if (o->name)
     replace_str (&m->name, o->name);
@@ -133,7 +129,8 @@ apply_options (TsqMonitor     *m,
     replace_str (&m->organization_id, o->organization);
   if (o->scan_config)
     {
-      g_autoptr (JsonNode) node = parse_json_option ("--scan-config", o->scan_config, JSON_NODE_OBJECT, error);
+      g_autoptr (JsonNode) node
+        = parse_json_option ("--scan-config", o->scan_config, JSON_NODE_OBJECT, error);
 
       if (node == NULL)
         return FALSE;
@@ -142,7 +139,8 @@ apply_options (TsqMonitor     *m,
     }
   if (o->alert_rules)
     {
-      g_autoptr (JsonNode) node = parse_json_option ("--alert-rules", o->alert_rules, JSON_NODE_ARRAY, error);
+      g_autoptr (JsonNode) node
+        = parse_json_option ("--alert-rules", o->alert_rules, JSON_NODE_ARRAY, error);
 
       if (node == NULL)
         return FALSE;
@@ -163,8 +161,7 @@ monitors_to_json (GPtrArray *monitors)
 }
 
 static int
-do_list (TsqStorage     *storage,
-         MonitorOptions *o)
+do_list (TsqStorage *storage, MonitorOptions *o)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) monitors = tsq_storage_list_monitors (storage, &error);
@@ -195,12 +192,12 @@ do_list (TsqStorage     *storage,
 }
 
 static GPtrArray *
-read_import (const char *path,
-             GError    **error)
+read_import (const char *path, GError **error)
 {
   g_autofree char *contents = NULL;
   g_autoptr (JsonNode) root = NULL;
-  g_autoptr (GPtrArray) monitors = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_monitor_unref);
+  g_autoptr (GPtrArray) monitors
+    = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_monitor_unref);
   g_autoptr (GError) local_error = NULL;
   JsonArray *array = NULL;
 
@@ -220,7 +217,8 @@ read_import (const char *path,
   root = tsq_json_from_string (contents, &local_error);
   if (root == NULL)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s", path, local_error->message);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s", path,
+                   local_error->message);
       return NULL;
     }
   if (JSON_NODE_HOLDS_ARRAY (root))
@@ -240,12 +238,12 @@ read_import (const char *path,
       if (m == NULL || !tsq_monitor_validate (m, &local_error))
         {
           g_clear_pointer (&m, tsq_monitor_unref);
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: monitor #%u: %s", path, i + 1,
-                       local_error->message);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: monitor #%u: %s", path,
+                       i + 1, local_error->message);
           return NULL;
         }
       for (guint j = 0; j < monitors->len; j++)
-        if (g_str_equal (((TsqMonitor *) g_ptr_array_index (monitors, j))->id, m->id))
+        if (g_str_equal (((TsqMonitor *)g_ptr_array_index (monitors, j))->id, m->id))
           {
             g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                          "%s: monitors #%u and #%u have the same id %s", path, j + 1, i + 1, m->id);
@@ -258,8 +256,7 @@ read_import (const char *path,
 }
 
 static int
-do_export (TsqStorage *storage,
-           const char *path)
+do_export (TsqStorage *storage, const char *path)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) monitors = tsq_storage_list_monitors (storage, &error);
@@ -281,29 +278,31 @@ do_export (TsqStorage *storage,
   return TSQ_EXIT_OK;
 }
 
-static const char *subcommands_help =
-  "Subcommands:\n"
-  "  add URL [--name N] [--schedule S] [--scan-config JSON] [--alert-rules JSON] [--disabled]\n"
-  "  list [--json]            show ID [--json]\n"
-  "  edit ID [--name N] [--url U] [--schedule S] [--scan-config JSON] [--alert-rules JSON]\n"
-  "  remove ID                enable ID                disable ID\n"
-  "  import FILE|-            export FILE|-\n"
-  "ID: a monitor's id, a unique prefix of it, or its name.\n"
-  "Schedules: \"every 5m\", \"every 30s jitter 10s\", \"cron */5 * * * *\",\n"
-  "  \"cron 0 9 * * MON-FRI tz Europe/Berlin\", \"@hourly\" (docs/scheduling.md).";
+static const char *subcommands_help
+  = "Subcommands:\n"
+    "  add URL [--name N] [--schedule S] [--scan-config JSON] [--alert-rules JSON] [--disabled]\n"
+    "  list [--json]            show ID [--json]\n"
+    "  edit ID [--name N] [--url U] [--schedule S] [--scan-config JSON] [--alert-rules JSON]\n"
+    "  remove ID                enable ID                disable ID\n"
+    "  import FILE|-            export FILE|-\n"
+    "ID: a monitor's id, a unique prefix of it, or its name.\n"
+    "Schedules: \"every 5m\", \"every 30s jitter 10s\", \"cron */5 * * * *\",\n"
+    "  \"cron 0 9 * * MON-FRI tz Europe/Berlin\", \"@hourly\" (docs/scheduling.md).";
 
 int
-tsq_cmd_monitor (int    argc,
-                 char **argv)
+tsq_cmd_monitor (int argc, char **argv)
 {
   MonitorOptions o = { 0 };
   GOptionEntry entries[] = {
     { "json", 'j', 0, G_OPTION_ARG_NONE, &o.json, "JSON output (list, show)", NULL },
     { "name", 'n', 0, G_OPTION_ARG_STRING, &o.name, "Monitor name", "NAME" },
     { "url", 'u', 0, G_OPTION_ARG_STRING, &o.url, "URL (edit)", "URL" },
-    { "schedule", 's', 0, G_OPTION_ARG_STRING, &o.schedule, "Schedule (default \"every 5m\")", "SCHEDULE" },
-    { "scan-config", 0, 0, G_OPTION_ARG_STRING, &o.scan_config, "Scan settings, JSON object or @FILE", "JSON" },
-    { "alert-rules", 0, 0, G_OPTION_ARG_STRING, &o.alert_rules, "Alert rules, JSON array or @FILE", "JSON" },
+    { "schedule", 's', 0, G_OPTION_ARG_STRING, &o.schedule, "Schedule (default \"every 5m\")",
+      "SCHEDULE" },
+    { "scan-config", 0, 0, G_OPTION_ARG_STRING, &o.scan_config,
+      "Scan settings, JSON object or @FILE", "JSON" },
+    { "alert-rules", 0, 0, G_OPTION_ARG_STRING, &o.alert_rules, "Alert rules, JSON array or @FILE",
+      "JSON" },
     { "organization", 0, 0, G_OPTION_ARG_STRING, &o.organization, "Organization id", "ID" },
     { "disabled", 0, 0, G_OPTION_ARG_NONE, &o.disabled, "Add the monitor disabled", NULL },
     { NULL },
@@ -338,7 +337,8 @@ tsq_cmd_monitor (int    argc,
     }
   if (!g_str_equal (sub, "list") && arg == NULL)
     {
-      status = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor %s: missing argument\n%s", sub, subcommands_help);
+      status
+        = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor %s: missing argument\n%s", sub, subcommands_help);
       goto out;
     }
 
@@ -364,7 +364,8 @@ tsq_cmd_monitor (int    argc,
 
           name = g_strdup (host && *host ? host : arg);
         }
-      m = tsq_monitor_new (o.name ? o.name : name, arg, o.schedule ? o.schedule : TSQ_MONITOR_DEFAULT_SCHEDULE);
+      m = tsq_monitor_new (o.name ? o.name : name, arg,
+                           o.schedule ? o.schedule : TSQ_MONITOR_DEFAULT_SCHEDULE);
       g_clear_pointer (&o.schedule, g_free);
       m->enabled = !o.disabled;
       if (!apply_options (m, &o, &error))
@@ -398,10 +399,12 @@ tsq_cmd_monitor (int    argc,
     {
       m = tsq_storage_get_monitor (storage, arg, &error);
       if (m == NULL)
-        status = tsq_cmd_fail (g_error_matches (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND)
-                                   || g_error_matches (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_AMBIGUOUS)
-                                 ? TSQ_EXIT_USAGE : TSQ_EXIT_FAILURE,
-                               "monitor %s: %s", sub, error->message);
+        status = tsq_cmd_fail (
+          g_error_matches (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND)
+              || g_error_matches (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_AMBIGUOUS)
+            ? TSQ_EXIT_USAGE
+            : TSQ_EXIT_FAILURE,
+          "monitor %s: %s", sub, error->message);
       else if (g_str_equal (sub, "show"))
         {
           if (o.json)
@@ -432,7 +435,8 @@ tsq_cmd_monitor (int    argc,
         }
     }
   else
-    status = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor: unknown subcommand “%s”\n%s", sub, subcommands_help);
+    status = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor: unknown subcommand “%s”\n%s", sub,
+                           subcommands_help);
 
 out:
   monitor_options_clear (&o);

@@ -24,18 +24,15 @@
 
 typedef struct
 {
-  GMainLoop        *loop;
-  TsqAgent         *agent;
-  TsqAgentConfig   *config;
+  GMainLoop *loop;
+  TsqAgent *agent;
+  TsqAgentConfig *config;
   TsqCommonOptions *common;
-  gboolean          json;
+  gboolean json;
 } RunState;
 
 static void
-on_change (const char *topic,
-           const char *key,
-           JsonNode   *payload,
-           gpointer    user_data)
+on_change (const char *topic, const char *key, JsonNode *payload, gpointer user_data)
 {
   RunState *state = user_data;
   JsonObject *o = json_node_get_object (payload);
@@ -58,10 +55,7 @@ on_change (const char *topic,
 }
 
 static void
-on_scan_completed (const char *topic,
-                   const char *key,
-                   JsonNode   *payload,
-                   gpointer    user_data)
+on_scan_completed (const char *topic, const char *key, JsonNode *payload, gpointer user_data)
 {
   JsonObject *o = json_node_get_object (payload);
   JsonObject *summary = tsq_json_get_object (o, "summary");
@@ -72,7 +66,8 @@ on_scan_completed (const char *topic,
   else
     g_info ("scanned %s: %" G_GINT64_FORMAT ", %.0f ms, %" G_GINT64_FORMAT " technologies",
             tsq_json_get_string (o, "monitor_name", "?"), tsq_json_get_int (summary, "status", 0),
-            tsq_json_get_double (summary, "total_ms", 0), tsq_json_get_int (summary, "technologies", 0));
+            tsq_json_get_double (summary, "total_ms", 0),
+            tsq_json_get_int (summary, "technologies", 0));
 }
 
 static gboolean
@@ -104,10 +99,9 @@ on_reload_signal (gpointer data)
 }
 
 static void
-on_stopped (TsqAgent *agent,
-            gpointer  user_data)
+on_stopped (TsqAgent *agent, gpointer user_data)
 {
-  g_main_loop_quit (((RunState *) user_data)->loop);
+  g_main_loop_quit (((RunState *)user_data)->loop);
 }
 
 /* The shared fixture pages beside the checkout, if this is one. */
@@ -120,7 +114,8 @@ find_demo_pages (void)
   if (shared && *shared)
     candidate = g_build_filename (shared, "fixtures", "pages", NULL);
   else
-    candidate = g_build_filename (TSQ_SOURCE_DATADIR, "..", "..", "shared", "fixtures", "pages", NULL);
+    candidate
+      = g_build_filename (TSQ_SOURCE_DATADIR, "..", "..", "shared", "fixtures", "pages", NULL);
   if (g_file_test (candidate, G_FILE_TEST_IS_DIR))
     return g_steal_pointer (&candidate);
   return NULL;
@@ -129,11 +124,11 @@ find_demo_pages (void)
 /* Adds the demo monitors, or points existing ones (same name) at this run's server. */
 static gboolean
 ensure_demo_monitor (TsqStorage *storage,
-                     GPtrArray  *existing,
+                     GPtrArray *existing,
                      const char *name,
                      const char *url,
                      const char *schedule,
-                     GError    **error)
+                     GError **error)
 {
   g_autoptr (TsqMonitor) monitor = NULL;
 
@@ -158,9 +153,7 @@ ensure_demo_monitor (TsqStorage *storage,
 }
 
 static TsqDemoServer *
-start_demo (TsqStorage *storage,
-            guint16     port,
-            GError    **error)
+start_demo (TsqStorage *storage, guint16 port, GError **error)
 {
   g_autofree char *pages_dir = find_demo_pages ();
   g_autoptr (GError) local_error = NULL;
@@ -194,9 +187,9 @@ start_demo (TsqStorage *storage,
   pages = tsq_demo_server_list_pages (server);
   for (guint i = 0; i < pages->len; i++)
     {
-      g_autofree char *path = g_strconcat ("/pages/", (char *) g_ptr_array_index (pages, i), NULL);
+      g_autofree char *path = g_strconcat ("/pages/", (char *)g_ptr_array_index (pages, i), NULL);
       g_autofree char *url = tsq_demo_server_get_url (server, path);
-      g_autofree char *name = g_strconcat ("page: ", (char *) g_ptr_array_index (pages, i), NULL);
+      g_autofree char *name = g_strconcat ("page: ", (char *)g_ptr_array_index (pages, i), NULL);
 
       /* A cron schedule, so the demo shows both kinds. */
       if (!ensure_demo_monitor (storage, existing, name, url, "cron */2 * * * *", error))
@@ -208,19 +201,21 @@ start_demo (TsqStorage *storage,
 }
 
 int
-tsq_cmd_run (int    argc,
-             char **argv)
+tsq_cmd_run (int argc, char **argv)
 {
   TsqCommonOptions common = { 0 };
   gboolean demo = FALSE;
   int demo_port = 8737;
   GOptionEntry entries[] = {
     { "demo", 0, 0, G_OPTION_ARG_NONE, &demo,
-      "Also serve demo pages on 127.0.0.1 and monitor them (database demo.db unless --database)", NULL },
-    { "demo-port", 0, 0, G_OPTION_ARG_INT, &demo_port, "Port of the demo pages (default 8737)", "PORT" },
+      "Also serve demo pages on 127.0.0.1 and monitor them (database demo.db unless --database)",
+      NULL },
+    { "demo-port", 0, 0, G_OPTION_ARG_INT, &demo_port, "Port of the demo pages (default 8737)",
+      "PORT" },
     { NULL },
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("— monitor web sites on their schedules");
+  g_autoptr (GOptionContext) context
+    = g_option_context_new ("— monitor web sites on their schedules");
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqAgentConfig) config = NULL;
   g_autoptr (TsqScanner) scanner = NULL;

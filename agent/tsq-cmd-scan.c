@@ -18,16 +18,16 @@
 
 typedef struct
 {
-  TsqScanner  *scanner;
-  char       **urls;
+  TsqScanner *scanner;
+  char **urls;
   JsonObject **results;
-  guint        n_urls;
-  guint        next_to_start;
-  guint        next_to_print;
-  guint        in_flight;
-  gboolean     json;
-  gboolean     any_error;
-  GMainLoop   *loop;
+  guint n_urls;
+  guint next_to_start;
+  guint next_to_print;
+  guint in_flight;
+  gboolean json;
+  gboolean any_error;
+  GMainLoop *loop;
 } ScanRun;
 
 static void start_more (ScanRun *run);
@@ -60,9 +60,7 @@ print_ready (ScanRun *run)
 }
 
 static void
-on_scanned (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
+on_scanned (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   ScanRun *run = user_data;
   JsonObject *res = tsq_scanner_scan_finish (TSQ_SCANNER (source), result);
@@ -87,14 +85,13 @@ start_more (ScanRun *run)
   while (run->in_flight < MAX_PARALLEL && run->next_to_start < run->n_urls)
     {
       run->in_flight++;
-      tsq_scanner_scan_async (run->scanner, run->urls[run->next_to_start++], NULL, NULL,
-                              on_scanned, run);
+      tsq_scanner_scan_async (run->scanner, run->urls[run->next_to_start++], NULL, NULL, on_scanned,
+                              run);
     }
 }
 
 int
-tsq_cmd_scan (int    argc,
-              char **argv)
+tsq_cmd_scan (int argc, char **argv)
 {
   TsqCommonOptions common = { 0 };
   gboolean json = FALSE;
@@ -114,7 +111,8 @@ tsq_cmd_scan (int    argc,
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_add_group (context, tsq_common_option_group (&common));
-  g_option_context_set_description (context,
+  g_option_context_set_description (
+    context,
     "Exit status: 0 every URL scanned, 1 at least one scan failed (its result has \"error\"),\n"
     "2 bad usage or configuration, 3 runtime failure.");
   if (!g_option_context_parse (context, &argc, &argv, &error))

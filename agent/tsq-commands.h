@@ -14,13 +14,13 @@ enum
   TSQ_EXIT_FAILURE = 3,     /* storage or other runtime failure */
 };
 
-int tsq_cmd_scan    (int argc, char **argv);
-int tsq_cmd_run     (int argc, char **argv);
+int tsq_cmd_scan (int argc, char **argv);
+int tsq_cmd_run (int argc, char **argv);
 int tsq_cmd_monitor (int argc, char **argv);
 int tsq_cmd_changes (int argc, char **argv);
-int tsq_cmd_scans   (int argc, char **argv);
+int tsq_cmd_scans (int argc, char **argv);
 
 /* Prints "techscaniq-agent: message" to stderr and returns status. */
-int tsq_cmd_fail    (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
+int tsq_cmd_fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 G_END_DECLS

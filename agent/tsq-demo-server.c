@@ -16,17 +16,19 @@
 
 struct _TsqDemoServer
 {
-  GObject     parent_instance;
+  GObject parent_instance;
   SoupServer *server;
-  char       *pages_dir;
-  guint16     port;
+  char *pages_dir;
+  guint16 port;
 };
 
 G_DEFINE_FINAL_TYPE (TsqDemoServer, tsq_demo_server, G_TYPE_OBJECT)
 
 static const char *specials[] = {
-  "Fresh bread and strong coffee", "A new release of our monitoring agent",
-  "Winter opening hours", "Free shipping on every order this week",
+  "Fresh bread and strong coffee",
+  "A new release of our monitoring agent",
+  "Winter opening hours",
+  "Free shipping on every order this week",
 };
 
 static char *
@@ -42,7 +44,8 @@ noise_block (gint64 now_s)
                           "<form action=\"/demo/subscribe\" method=\"post\">"
                           "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">"
                           "<input name=\"email\"><button>Subscribe</button></form>\n"
-                          "<script nonce=\"%08x\">window.renderedAt = %" G_GINT64_FORMAT ";</script>\n",
+                          "<script nonce=\"%08x\">window.renderedAt = %" G_GINT64_FORMAT
+                          ";</script>\n",
                           clock, 1000 + g_random_int_range (0, 100000), token, nonce, now_s);
 }
 
@@ -65,10 +68,11 @@ tsq_demo_changing_page (gint64 now_s)
     "<script>fetch('/api/v1/cart').then(r => r.json());</script>\n"
     "</body></html>\n",
     jquery,
-    analytics ? "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO1234\"></script>\n"
-                "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
-                "gtag('js',new Date());gtag('config','G-DEMO1234');</script>\n"
-              : "",
+    analytics
+      ? "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO1234\"></script>\n"
+        "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
+        "gtag('js',new Date());gtag('config','G-DEMO1234');</script>\n"
+      : "",
     specials[minute % G_N_ELEMENTS (specials)], noise);
 }
 
@@ -77,15 +81,14 @@ noise_page (gint64 now_s)
 {
   g_autofree char *noise = noise_block (now_s);
 
-  return g_strdup_printf ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Noise only</title>"
-                          "</head><body><h1>Nothing really changes here</h1>\n%s</body></html>\n",
-                          noise);
+  return g_strdup_printf (
+    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Noise only</title>"
+    "</head><body><h1>Nothing really changes here</h1>\n%s</body></html>\n",
+    noise);
 }
 
 static void
-serve_static (SoupServerMessage *msg,
-              const char        *type,
-              const char        *body)
+serve_static (SoupServerMessage *msg, const char *type, const char *body)
 {
   soup_server_message_set_status (msg, 200, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control",
@@ -94,11 +97,11 @@ serve_static (SoupServerMessage *msg,
 }
 
 static void
-handle (SoupServer        *server,
+handle (SoupServer *server,
         SoupServerMessage *msg,
-        const char        *path,
-        GHashTable        *query,
-        gpointer           user_data)
+        const char *path,
+        GHashTable *query,
+        gpointer user_data)
 {
   TsqDemoServer *self = user_data;
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
@@ -128,16 +131,19 @@ handle (SoupServer        *server,
       return;
     }
   if (g_str_equal (path, "/demo/js/jquery-3.4.1.min.js"))
-    return serve_static (msg, "application/javascript",
-                         "/*! jQuery v3.4.1 | (c) JS Foundation and other contributors | jquery.org/license */\n"
-                         "!function(e,t){\"use strict\";}(window);\n");
+    return serve_static (
+      msg, "application/javascript",
+      "/*! jQuery v3.4.1 | (c) JS Foundation and other contributors | jquery.org/license */\n"
+      "!function(e,t){\"use strict\";}(window);\n");
   if (g_str_equal (path, "/demo/js/jquery-3.7.1.min.js"))
-    return serve_static (msg, "application/javascript",
-                         "/*! jQuery v3.7.1 | (c) OpenJS Foundation and other contributors | jquery.org/license */\n"
-                         "!function(e,t){\"use strict\";}(window);\n");
+    return serve_static (
+      msg, "application/javascript",
+      "/*! jQuery v3.7.1 | (c) OpenJS Foundation and other contributors | jquery.org/license */\n"
+      "!function(e,t){\"use strict\";}(window);\n");
   if (g_str_equal (path, "/demo/css/bootstrap.min.css"))
-    return serve_static (msg, "text/css",
-                         "/*!\n * Bootstrap v4.6.1 (https://getbootstrap.com/)\n */\n:root{--blue:#007bff}\n");
+    return serve_static (
+      msg, "text/css",
+      "/*!\n * Bootstrap v4.6.1 (https://getbootstrap.com/)\n */\n:root{--blue:#007bff}\n");
 
   if (g_str_has_prefix (path, "/pages/") && self->pages_dir)
     {
@@ -186,9 +192,7 @@ tsq_demo_server_init (TsqDemoServer *self)
 }
 
 TsqDemoServer *
-tsq_demo_server_new (const char *pages_dir,
-                     guint16     port,
-                     GError    **error)
+tsq_demo_server_new (const char *pages_dir, guint16 port, GError **error)
 {
   g_autoptr (TsqDemoServer) self = g_object_new (TSQ_TYPE_DEMO_SERVER, NULL);
   g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -203,22 +207,20 @@ tsq_demo_server_new (const char *pages_dir,
     return NULL;
   uris = soup_server_get_uris (self->server);
   self->port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
   return g_steal_pointer (&self);
 }
 
 char *
-tsq_demo_server_get_url (TsqDemoServer *self,
-                         const char    *path)
+tsq_demo_server_get_url (TsqDemoServer *self, const char *path)
 {
   return g_strdup_printf ("http://127.0.0.1:%u%s", self->port, path);
 }
 
 static int
-compare_names (gconstpointer a,
-               gconstpointer b)
+compare_names (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(char *const *) a, *(char *const *) b);
+  return g_strcmp0 (*(char *const *)a, *(char *const *)b);
 }
 
 GPtrArray *

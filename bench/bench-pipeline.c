@@ -23,19 +23,16 @@
 
 typedef struct
 {
-  GArray   *per_second;
-  guint     this_second;
-  guint     total;
-  gint64    window_start;
-  gint64    warmup_end;
+  GArray *per_second;
+  guint this_second;
+  guint total;
+  gint64 window_start;
+  gint64 warmup_end;
   GMainLoop *loop;
 } Counter;
 
 static void
-on_completed (const char *topic,
-              const char *key,
-              JsonNode   *payload,
-              gpointer    user_data)
+on_completed (const char *topic, const char *key, JsonNode *payload, gpointer user_data)
 {
   Counter *c = user_data;
   gint64 now = g_get_monotonic_time ();
@@ -55,10 +52,9 @@ on_completed (const char *topic,
 }
 
 static int
-compare_uint (gconstpointer a,
-              gconstpointer b)
+compare_uint (gconstpointer a, gconstpointer b)
 {
-  return (int) *(const guint *) a - (int) *(const guint *) b;
+  return (int)*(const guint *)a - (int)*(const guint *)b;
 }
 
 static gboolean
@@ -76,7 +72,7 @@ rss_bytes (void)
 
   if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
     sscanf (statm, "%lu %lu", &size, &resident);
-  return (guint64) resident * 4096;
+  return (guint64)resident * 4096;
 }
 
 static double
@@ -90,9 +86,7 @@ cpu_seconds (void)
 }
 
 static GSubprocess *
-start_nginx (const char *root,
-             const char *tmpdir,
-             guint16     port)
+start_nginx (const char *root, const char *tmpdir, guint16 port)
 {
   g_autofree char *conf = g_build_filename (tmpdir, "nginx.conf", NULL);
   g_autofree char *text = g_strdup_printf (
@@ -152,7 +146,7 @@ main (int argc, char **argv)
     g_error ("%s", error->message);
   if (pages == NULL)
     pages = g_build_filename (g_getenv ("TSQ_SHARED_DIR") ? g_getenv ("TSQ_SHARED_DIR")
-                                                           : TSQ_BENCH_SHARED_DIR,
+                                                          : TSQ_BENCH_SHARED_DIR,
                               "fixtures", "pages", NULL);
 
   /* Pages of 60-200 KB: the "~100 KB page" of the target. */
@@ -189,7 +183,7 @@ main (int argc, char **argv)
   for (int i = 0; i < monitors; i++)
     {
       g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%u/%s?m=%d", port,
-                                              (char *) g_ptr_array_index (names, i % names->len), i);
+                                              (char *)g_ptr_array_index (names, i % names->len), i);
       g_autofree char *mname = g_strdup_printf ("bench %d", i);
       g_autoptr (TsqMonitor) m = tsq_monitor_new (mname, url, "every 1s");
 
@@ -211,9 +205,11 @@ main (int argc, char **argv)
   g_main_loop_run (counter.loop);
 
   g_array_sort (counter.per_second, compare_uint);
-  printf ("pipeline: %d monitors every 1 s, %u pages of 60-200 KB, nginx on loopback, %d s measured, %s\n",
+  printf ("pipeline: %d monitors every 1 s, %u pages of 60-200 KB, nginx on loopback, %d s "
+          "measured, %s\n",
           monitors, names->len, seconds,
-          no_reuse ? "full analysis of every scan (--no-reuse)" : "unchanged pages reuse their analysis");
+          no_reuse ? "full analysis of every scan (--no-reuse)"
+                   : "unchanged pages reuse their analysis");
   if (counter.per_second->len)
     printf ("scans/s: median %u, min %u, max %u (1-s windows after 5 s warm-up); %u scans in all\n",
             g_array_index (counter.per_second, guint, counter.per_second->len / 2),

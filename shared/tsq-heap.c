@@ -5,16 +5,15 @@
 
 struct _TsqHeap
 {
-  GPtrArray      *items;
+  GPtrArray *items;
   TsqHeapLessFunc less;
-  gsize           index_offset;
+  gsize index_offset;
 };
 
 #define INDEX(heap, item) G_STRUCT_MEMBER (guint, (item), (heap)->index_offset)
 
 TsqHeap *
-tsq_heap_new (TsqHeapLessFunc less,
-              gsize           index_offset)
+tsq_heap_new (TsqHeapLessFunc less, gsize index_offset)
 {
   TsqHeap *heap = g_new0 (TsqHeap, 1);
 
@@ -48,9 +47,7 @@ tsq_heap_peek (TsqHeap *heap)
 }
 
 static void
-swap (TsqHeap *heap,
-      guint    i,
-      guint    j)
+swap (TsqHeap *heap, guint i, guint j)
 {
   gpointer a = heap->items->pdata[i];
   gpointer b = heap->items->pdata[j];
@@ -62,8 +59,7 @@ swap (TsqHeap *heap,
 }
 
 static void
-sift_up (TsqHeap *heap,
-         guint    i)
+sift_up (TsqHeap *heap, guint i)
 {
   gpointer *p = heap->items->pdata;
 
@@ -75,8 +71,7 @@ sift_up (TsqHeap *heap,
 }
 
 static void
-sift_down (TsqHeap *heap,
-           guint    i)
+sift_down (TsqHeap *heap, guint i)
 {
   gpointer *p = heap->items->pdata;
   guint len = heap->items->len;
@@ -97,8 +92,7 @@ sift_down (TsqHeap *heap,
 }
 
 void
-tsq_heap_push (TsqHeap *heap,
-               gpointer item)
+tsq_heap_push (TsqHeap *heap, gpointer item)
 {
   g_return_if_fail (!tsq_heap_contains (heap, item));
 
@@ -108,8 +102,7 @@ tsq_heap_push (TsqHeap *heap,
 }
 
 gboolean
-tsq_heap_contains (TsqHeap *heap,
-                   gpointer item)
+tsq_heap_contains (TsqHeap *heap, gpointer item)
 {
   guint i = INDEX (heap, item);
 
@@ -117,8 +110,7 @@ tsq_heap_contains (TsqHeap *heap,
 }
 
 void
-tsq_heap_remove (TsqHeap *heap,
-                 gpointer item)
+tsq_heap_remove (TsqHeap *heap, gpointer item)
 {
   guint i, last;
 

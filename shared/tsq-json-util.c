@@ -8,8 +8,7 @@
 #include "tsq-json-util.h"
 
 char *
-tsq_json_to_string (JsonNode *node,
-                    gboolean  pretty)
+tsq_json_to_string (JsonNode *node, gboolean pretty)
 {
   g_autoptr (JsonGenerator) gen = json_generator_new ();
 
@@ -48,8 +47,7 @@ nesting_too_deep (const char *text)
 }
 
 JsonNode *
-tsq_json_from_string (const char *text,
-                      GError    **error)
+tsq_json_from_string (const char *text, GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
 
@@ -64,16 +62,15 @@ tsq_json_from_string (const char *text,
     return NULL;
   if (json_parser_get_root (parser) == NULL)
     {
-      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE, "empty JSON document");
+      g_set_error_literal (error, JSON_PARSER_ERROR, JSON_PARSER_ERROR_PARSE,
+                           "empty JSON document");
       return NULL;
     }
   return json_parser_steal_root (parser);
 }
 
 static JsonNode *
-member_of_type (JsonObject *object,
-                const char *member,
-                JsonNodeType type)
+member_of_type (JsonObject *object, const char *member, JsonNodeType type)
 {
   JsonNode *node;
 
@@ -86,9 +83,7 @@ member_of_type (JsonObject *object,
 }
 
 const char *
-tsq_json_get_string (JsonObject *object,
-                     const char *member,
-                     const char *fallback)
+tsq_json_get_string (JsonObject *object, const char *member, const char *fallback)
 {
   JsonNode *node = member_of_type (object, member, JSON_NODE_VALUE);
 
@@ -98,9 +93,7 @@ tsq_json_get_string (JsonObject *object,
 }
 
 gint64
-tsq_json_get_int (JsonObject *object,
-                  const char *member,
-                  gint64      fallback)
+tsq_json_get_int (JsonObject *object, const char *member, gint64 fallback)
 {
   JsonNode *node = member_of_type (object, member, JSON_NODE_VALUE);
 
@@ -109,14 +102,12 @@ tsq_json_get_int (JsonObject *object,
   if (json_node_get_value_type (node) == G_TYPE_INT64)
     return json_node_get_int (node);
   if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    return (gint64) json_node_get_double (node);
+    return (gint64)json_node_get_double (node);
   return fallback;
 }
 
 double
-tsq_json_get_double (JsonObject *object,
-                     const char *member,
-                     double      fallback)
+tsq_json_get_double (JsonObject *object, const char *member, double fallback)
 {
   JsonNode *node = member_of_type (object, member, JSON_NODE_VALUE);
 
@@ -125,14 +116,12 @@ tsq_json_get_double (JsonObject *object,
   if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
     return json_node_get_double (node);
   if (json_node_get_value_type (node) == G_TYPE_INT64)
-    return (double) json_node_get_int (node);
+    return (double)json_node_get_int (node);
   return fallback;
 }
 
 gboolean
-tsq_json_get_boolean (JsonObject *object,
-                      const char *member,
-                      gboolean    fallback)
+tsq_json_get_boolean (JsonObject *object, const char *member, gboolean fallback)
 {
   JsonNode *node = member_of_type (object, member, JSON_NODE_VALUE);
 
@@ -142,8 +131,7 @@ tsq_json_get_boolean (JsonObject *object,
 }
 
 JsonObject *
-tsq_json_get_object (JsonObject *object,
-                     const char *member)
+tsq_json_get_object (JsonObject *object, const char *member)
 {
   JsonNode *node = member_of_type (object, member, JSON_NODE_OBJECT);
 
@@ -151,8 +139,7 @@ tsq_json_get_object (JsonObject *object,
 }
 
 JsonArray *
-tsq_json_get_array (JsonObject *object,
-                    const char *member)
+tsq_json_get_array (JsonObject *object, const char *member)
 {
   JsonNode *node = member_of_type (object, member, JSON_NODE_ARRAY);
 

@@ -8,25 +8,13 @@ G_BEGIN_DECLS
 /* Documents nested deeper than this are refused by tsq_json_from_string. */
 #define TSQ_JSON_MAX_DEPTH 256
 
-char       *tsq_json_to_string            (JsonNode   *node,
-                                           gboolean    pretty);
-JsonNode   *tsq_json_from_string          (const char *text,
-                                           GError    **error);
-const char *tsq_json_get_string           (JsonObject *object,
-                                           const char *member,
-                                           const char *fallback);
-gint64      tsq_json_get_int              (JsonObject *object,
-                                           const char *member,
-                                           gint64      fallback);
-double      tsq_json_get_double           (JsonObject *object,
-                                           const char *member,
-                                           double      fallback);
-gboolean    tsq_json_get_boolean          (JsonObject *object,
-                                           const char *member,
-                                           gboolean    fallback);
-JsonObject *tsq_json_get_object           (JsonObject *object,
-                                           const char *member);
-JsonArray  *tsq_json_get_array            (JsonObject *object,
-                                           const char *member);
+char *tsq_json_to_string (JsonNode *node, gboolean pretty);
+JsonNode *tsq_json_from_string (const char *text, GError **error);
+const char *tsq_json_get_string (JsonObject *object, const char *member, const char *fallback);
+gint64 tsq_json_get_int (JsonObject *object, const char *member, gint64 fallback);
+double tsq_json_get_double (JsonObject *object, const char *member, double fallback);
+gboolean tsq_json_get_boolean (JsonObject *object, const char *member, gboolean fallback);
+JsonObject *tsq_json_get_object (JsonObject *object, const char *member);
+JsonArray *tsq_json_get_array (JsonObject *object, const char *member);
 
 G_END_DECLS

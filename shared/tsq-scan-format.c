@@ -31,10 +31,12 @@ tsq_change_format_line (JsonObject *change)
   const char *type = tsq_json_get_string (change, "type", "?");
   gboolean presence = g_str_has_prefix (type, "security.header_");
   /* Header changes carry presence booleans: say it in words. */
-  g_autofree char *old_text = presence ? g_strdup (g_str_has_suffix (type, "added") ? "absent" : "present")
-                                       : tsq_format_value (json_object_get_member (change, "old"));
-  g_autofree char *new_text = presence ? g_strdup (g_str_has_suffix (type, "added") ? "present" : "absent")
-                                       : tsq_format_value (json_object_get_member (change, "new"));
+  g_autofree char *old_text = presence
+                                ? g_strdup (g_str_has_suffix (type, "added") ? "absent" : "present")
+                                : tsq_format_value (json_object_get_member (change, "old"));
+  g_autofree char *new_text = presence
+                                ? g_strdup (g_str_has_suffix (type, "added") ? "present" : "absent")
+                                : tsq_format_value (json_object_get_member (change, "new"));
   const char *subject = tsq_json_get_string (change, "subject", "");
   const char *severity = tsq_json_get_string (change, "severity", "info");
 
@@ -42,10 +44,7 @@ tsq_change_format_line (JsonObject *change)
 }
 
 static void
-append_list (GString    *out,
-             const char *label,
-             JsonArray  *array,
-             const char *member)
+append_list (GString *out, const char *label, JsonArray *array, const char *member)
 {
   guint n = array ? json_array_get_length (array) : 0;
 
@@ -89,22 +88,24 @@ tsq_scan_format_text (JsonObject *result)
     g_string_append_printf (out, "  %-14s%" G_GINT64_FORMAT "\n", "status",
                             tsq_json_get_int (result, "status", 0));
   if (error)
-    g_string_append_printf (out, "  %-14s%s: %s\n", "error", tsq_json_get_string (error, "kind", "?"),
+    g_string_append_printf (out, "  %-14s%s: %s\n", "error",
+                            tsq_json_get_string (error, "kind", "?"),
                             tsq_json_get_string (error, "message", ""));
-  g_string_append_printf (out, "  %-14sdns %.1f  connect %.1f  tls %.1f  ttfb %.1f  total %.1f ms\n",
-                          "timings", tsq_json_get_double (timings, "dns_ms", 0),
-                          tsq_json_get_double (timings, "connect_ms", 0),
-                          tsq_json_get_double (timings, "tls_ms", 0),
-                          tsq_json_get_double (timings, "ttfb_ms", 0),
-                          tsq_json_get_double (timings, "total_ms", 0));
-  g_string_append_printf (out, "  %-14s%" G_GINT64_FORMAT " bytes on the wire, %" G_GINT64_FORMAT
-                          " decoded, %" G_GINT64_FORMAT " in linked resources%s\n", "size",
-                          tsq_json_get_int (size, "bytes", 0), tsq_json_get_int (size, "decoded_bytes", 0),
-                          tsq_json_get_int (size, "resources_bytes", 0),
-                          tsq_json_get_boolean (size, "truncated", FALSE) ? " (body cut at max_body)" : "");
+  g_string_append_printf (
+    out, "  %-14sdns %.1f  connect %.1f  tls %.1f  ttfb %.1f  total %.1f ms\n", "timings",
+    tsq_json_get_double (timings, "dns_ms", 0), tsq_json_get_double (timings, "connect_ms", 0),
+    tsq_json_get_double (timings, "tls_ms", 0), tsq_json_get_double (timings, "ttfb_ms", 0),
+    tsq_json_get_double (timings, "total_ms", 0));
+  g_string_append_printf (
+    out,
+    "  %-14s%" G_GINT64_FORMAT " bytes on the wire, %" G_GINT64_FORMAT " decoded, %" G_GINT64_FORMAT
+    " in linked resources%s\n",
+    "size", tsq_json_get_int (size, "bytes", 0), tsq_json_get_int (size, "decoded_bytes", 0),
+    tsq_json_get_int (size, "resources_bytes", 0),
+    tsq_json_get_boolean (size, "truncated", FALSE) ? " (body cut at max_body)" : "");
   if (tls)
-    g_string_append_printf (out, "  %-14s%s, issuer %s, %" G_GINT64_FORMAT " days left\n", "certificate",
-                            tsq_json_get_string (tls, "subject", "?"),
+    g_string_append_printf (out, "  %-14s%s, issuer %s, %" G_GINT64_FORMAT " days left\n",
+                            "certificate", tsq_json_get_string (tls, "subject", "?"),
                             tsq_json_get_string (tls, "issuer", "?"),
                             tsq_json_get_int (tls, "days_left", 0));
 
@@ -116,8 +117,9 @@ tsq_scan_format_text (JsonObject *result)
           JsonObject *t = json_array_get_object_element (techs, i);
           const char *version = tsq_json_get_string (t, "version", NULL);
 
-          g_string_append_printf (out, "%s%s%s%s", i ? ", " : "", tsq_json_get_string (t, "name", "?"),
-                                  version ? " " : "", version ? version : "");
+          g_string_append_printf (out, "%s%s%s%s", i ? ", " : "",
+                                  tsq_json_get_string (t, "name", "?"), version ? " " : "",
+                                  version ? version : "");
         }
       g_string_append_c (out, '\n');
     }
@@ -135,16 +137,17 @@ tsq_scan_format_text (JsonObject *result)
 
       if (title)
         g_string_append_printf (out, "  %-14s%s\n", "title", title);
-      g_string_append_printf (out, "  %-14s%.12s…  simhash %s  %" G_GINT64_FORMAT " chars\n", "content",
-                              hash, tsq_json_get_string (content, "simhash", ""),
+      g_string_append_printf (out, "  %-14s%.12s…  simhash %s  %" G_GINT64_FORMAT " chars\n",
+                              "content", hash, tsq_json_get_string (content, "simhash", ""),
                               tsq_json_get_int (content, "text_length", 0));
     }
   append_list (out, "endpoints", endpoints, "url");
   if (complexity)
-    g_string_append_printf (out, "  %-14s%" G_GINT64_FORMAT " nodes, depth %" G_GINT64_FORMAT ", %"
-                            G_GINT64_FORMAT " external + %" G_GINT64_FORMAT " inline scripts, %"
-                            G_GINT64_FORMAT " third-party domains\n", "complexity",
-                            tsq_json_get_int (complexity, "dom_nodes", 0),
+    g_string_append_printf (out,
+                            "  %-14s%" G_GINT64_FORMAT " nodes, depth %" G_GINT64_FORMAT
+                            ", %" G_GINT64_FORMAT " external + %" G_GINT64_FORMAT
+                            " inline scripts, %" G_GINT64_FORMAT " third-party domains\n",
+                            "complexity", tsq_json_get_int (complexity, "dom_nodes", 0),
                             tsq_json_get_int (complexity, "max_depth", 0),
                             tsq_json_get_int (complexity, "scripts_external", 0),
                             tsq_json_get_int (complexity, "scripts_inline", 0),

@@ -20,18 +20,18 @@
 
 struct _TsqScanner
 {
-  GObject            parent_instance;
-  TsqFingerprintDb  *fingerprints;
-  TsqVulnDb         *vulnerabilities;
-  TsqScannerOptions  options;
-  char              *user_agent;
-  TsqFetcher        *fetcher;
-  TsqFetcher        *insecure_fetcher; /* tls_verify off, for monitors that ask for it */
-  TsqResourceCache  *cache;
+  GObject parent_instance;
+  TsqFingerprintDb *fingerprints;
+  TsqVulnDb *vulnerabilities;
+  TsqScannerOptions options;
+  char *user_agent;
+  TsqFetcher *fetcher;
+  TsqFetcher *insecure_fetcher; /* tls_verify off, for monitors that ask for it */
+  TsqResourceCache *cache;
   /* Unchanged-page reuse (see the comment above ReuseEntry). Main context only. */
-  GHashTable        *reuse;       /* key -> ReuseEntry */
-  GQueue             reuse_lru;   /* ReuseEntry*, most recent first */
-  gsize              reuse_bytes;
+  GHashTable *reuse; /* key -> ReuseEntry */
+  GQueue reuse_lru;  /* ReuseEntry*, most recent first */
+  gsize reuse_bytes;
 };
 
 /* A page whose bytes (and stable headers, and linked files) are exactly those of its previous
@@ -42,13 +42,13 @@ struct _TsqScanner
 typedef struct
 {
   gatomicrefcount ref;
-  char           *key;
-  guint64         page_digest;
-  guint64         resources_digest;
-  GPtrArray      *resource_urls;   /* char*: the page's scripts and stylesheets */
-  JsonObject     *analysis;        /* result members that follow from the bytes alone */
-  gsize           size;
-  GList          *link;            /* in reuse_lru */
+  char *key;
+  guint64 page_digest;
+  guint64 resources_digest;
+  GPtrArray *resource_urls; /* char*: the page's scripts and stylesheets */
+  JsonObject *analysis;     /* result members that follow from the bytes alone */
+  gsize size;
+  GList *link; /* in reuse_lru */
 } ReuseEntry;
 
 static ReuseEntry *
@@ -73,23 +73,23 @@ G_DEFINE_FINAL_TYPE (TsqScanner, tsq_scanner, G_TYPE_OBJECT)
 
 typedef struct
 {
-  char              *url;
-  JsonObject        *scan_config;
-  TsqFetcher        *fetcher;
-  TsqFetchResponse  *response;
-  TsqPage           *page;
-  TsqContent        *content;
-  GPtrArray         *resources;
-  TsqResourceStats   resource_stats;
-  GPtrArray         *ignore_selectors; /* TsqCssSelector* */
-  JsonObject        *result;
-  gint64             started_us;
-  char              *reuse_key;
-  guint64            page_digest;
-  guint64            resources_digest;
-  ReuseEntry        *reuse;          /* the previous analysis, while its bytes still match */
-  GPtrArray         *resource_urls;  /* what this scan asked the resource cache for */
-  gboolean           have_resources; /* resources fetched before the page was parsed */
+  char *url;
+  JsonObject *scan_config;
+  TsqFetcher *fetcher;
+  TsqFetchResponse *response;
+  TsqPage *page;
+  TsqContent *content;
+  GPtrArray *resources;
+  TsqResourceStats resource_stats;
+  GPtrArray *ignore_selectors; /* TsqCssSelector* */
+  JsonObject *result;
+  gint64 started_us;
+  char *reuse_key;
+  guint64 page_digest;
+  guint64 resources_digest;
+  ReuseEntry *reuse;        /* the previous analysis, while its bytes still match */
+  GPtrArray *resource_urls; /* what this scan asked the resource cache for */
+  gboolean have_resources;  /* resources fetched before the page was parsed */
 } ScanJob;
 
 static void
@@ -152,14 +152,14 @@ tsq_scanner_class_init (TsqScannerClass *klass)
 static void
 tsq_scanner_init (TsqScanner *self)
 {
-  self->reuse = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                       (GDestroyNotify) reuse_entry_unref);
+  self->reuse
+    = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)reuse_entry_unref);
   g_queue_init (&self->reuse_lru);
 }
 
 TsqScanner *
-tsq_scanner_new (TsqFingerprintDb        *fingerprints,
-                 TsqVulnDb               *vulnerabilities,
+tsq_scanner_new (TsqFingerprintDb *fingerprints,
+                 TsqVulnDb *vulnerabilities,
                  const TsqScannerOptions *options)
 {
   TsqScanner *self = g_object_new (TSQ_TYPE_SCANNER, NULL);
@@ -178,9 +178,8 @@ tsq_scanner_new (TsqFingerprintDb        *fingerprints,
   insecure = self->options.fetch;
   insecure.tls_verify = FALSE;
   self->insecure_fetcher = tsq_fetcher_new (&insecure);
-  self->cache = tsq_resource_cache_new (self->options.resource_cache_bytes
-                                          ? self->options.resource_cache_bytes
-                                          : 128 * 1024 * 1024);
+  self->cache = tsq_resource_cache_new (
+    self->options.resource_cache_bytes ? self->options.resource_cache_bytes : 128 * 1024 * 1024);
   /* The options struct now borrows nothing the caller owns. */
   self->options.fetch.guard = NULL;
   return self;
@@ -197,9 +196,7 @@ iso8601_from_us (gint64 us)
 }
 
 static void
-set_error (JsonObject *result,
-           const char *kind,
-           const char *message)
+set_error (JsonObject *result, const char *kind, const char *message)
 {
   JsonObject *error = json_object_new ();
 
@@ -209,8 +206,7 @@ set_error (JsonObject *result,
 }
 
 static JsonObject *
-new_result (const char *url,
-            gint64      started_us)
+new_result (const char *url, gint64 started_us)
 {
   JsonObject *result = json_object_new ();
   g_autofree char *scanned_at = iso8601_from_us (started_us);
@@ -222,7 +218,7 @@ new_result (const char *url,
   json_object_set_string_member (result, "scanned_at", scanned_at);
   json_object_set_array_member (result, "redirects", json_array_new ());
   for (const char *const *k = (const char *const[]){ "dns_ms", "connect_ms", "tls_ms", "ttfb_ms",
-                                                       "download_ms", "total_ms", NULL };
+                                                     "download_ms", "total_ms", NULL };
        *k; k++)
     json_object_set_double_member (timings, *k, 0);
   json_object_set_object_member (result, "timings", timings);
@@ -237,8 +233,7 @@ new_result (const char *url,
 }
 
 static void
-headers_to_json (SoupMessageHeaders *headers,
-                 JsonObject         *out)
+headers_to_json (SoupMessageHeaders *headers, JsonObject *out)
 {
   SoupMessageHeadersIter iter;
   const char *name, *value;
@@ -261,8 +256,7 @@ headers_to_json (SoupMessageHeaders *headers,
 }
 
 static void
-fill_from_response (JsonObject       *result,
-                    TsqFetchResponse *response)
+fill_from_response (JsonObject *result, TsqFetchResponse *response)
 {
   JsonObject *timings = tsq_json_get_object (result, "timings");
   JsonObject *size = tsq_json_get_object (result, "size");
@@ -297,9 +291,10 @@ fill_from_response (JsonObject       *result,
       /* Not a failure: the page answered and its first bytes are analysed; but say so. */
       JsonArray *warnings = json_array_new ();
       JsonObject *w = json_object_new ();
-      g_autofree char *message = g_strdup_printf ("the body was cut at %" G_GUINT64_FORMAT
-                                                  " bytes (scanner max_body); only that part was analysed",
-                                                  response->decoded_bytes);
+      g_autofree char *message
+        = g_strdup_printf ("the body was cut at %" G_GUINT64_FORMAT
+                           " bytes (scanner max_body); only that part was analysed",
+                           response->decoded_bytes);
 
       json_object_set_string_member (w, "kind", "body_too_large");
       json_object_set_string_member (w, "message", message);
@@ -326,10 +321,10 @@ fill_from_response (JsonObject       *result,
   if (response->tls_subject)
     {
       JsonObject *tls = json_object_new ();
-      g_autofree char *not_before = response->tls_not_before
-                                      ? g_date_time_format_iso8601 (response->tls_not_before) : NULL;
-      g_autofree char *not_after = response->tls_not_after
-                                     ? g_date_time_format_iso8601 (response->tls_not_after) : NULL;
+      g_autofree char *not_before
+        = response->tls_not_before ? g_date_time_format_iso8601 (response->tls_not_before) : NULL;
+      g_autofree char *not_after
+        = response->tls_not_after ? g_date_time_format_iso8601 (response->tls_not_after) : NULL;
 
       json_object_set_string_member (tls, "subject", response->tls_subject);
       json_object_set_string_member (tls, "issuer", response->tls_issuer);
@@ -346,8 +341,7 @@ fill_from_response (JsonObject       *result,
 /* ---- per-monitor content rules -------------------------------------------------------------- */
 
 static gboolean
-skip_ignored_node (xmlNode *node,
-                   gpointer user_data)
+skip_ignored_node (xmlNode *node, gpointer user_data)
 {
   GPtrArray *selectors = user_data;
 
@@ -360,8 +354,7 @@ skip_ignored_node (xmlNode *node,
 /* Invalid rules were rejected when the monitor was saved; here a bad one is skipped with a
  * warning rather than failing the scan. */
 static void
-content_rules_init (TsqContentRules *rules,
-                    ScanJob         *job)
+content_rules_init (TsqContentRules *rules, ScanJob *job)
 {
   JsonObject *ignore = tsq_json_get_object (job->scan_config, "ignore");
   JsonArray *regexes = tsq_json_get_array (ignore, "regex");
@@ -389,7 +382,8 @@ content_rules_init (TsqContentRules *rules,
           continue;
         }
       if (job->ignore_selectors == NULL)
-        job->ignore_selectors = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_css_selector_free);
+        job->ignore_selectors
+          = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_css_selector_free);
       g_ptr_array_add (job->ignore_selectors, selector);
     }
   if (job->ignore_selectors)
@@ -399,13 +393,11 @@ content_rules_init (TsqContentRules *rules,
     }
 }
 
-/* ---- step 2: parse (worker thread) ------------------------------------------------------------ */
+/* ---- step 2: parse (worker thread) ------------------------------------------------------------
+ */
 
 static void
-parse_in_thread (GTask        *task,
-                 gpointer      source_object,
-                 gpointer      task_data,
-                 GCancellable *cancellable)
+parse_in_thread (GTask *task, gpointer source_object, gpointer task_data, GCancellable *cancellable)
 {
   ScanJob *job = task_data;
   g_autoptr (GError) error = NULL;
@@ -427,8 +419,7 @@ parse_in_thread (GTask        *task,
 /* ---- step 4: fingerprint, security, complexity (worker thread) ------------------------------- */
 
 static GHashTable *
-headers_table (SoupMessageHeaders *headers,
-               GHashTable         *cookies)
+headers_table (SoupMessageHeaders *headers, GHashTable *cookies)
 {
   GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   SoupMessageHeadersIter iter;
@@ -450,7 +441,7 @@ headers_table (SoupMessageHeaders *headers,
           if (eq && (end == NULL || eq < end))
             {
               g_autofree char *cname = g_strstrip (g_strndup (value, eq - value));
-              char *cvalue = g_strndup (eq + 1, end ? (gsize) (end - eq - 1) : strlen (eq + 1));
+              char *cvalue = g_strndup (eq + 1, end ? (gsize)(end - eq - 1) : strlen (eq + 1));
 
               g_hash_table_insert (cookies, g_steal_pointer (&cname), cvalue);
             }
@@ -489,8 +480,7 @@ detections_to_json (GPtrArray *detections)
 }
 
 static void
-stats_to_json (JsonObject          *result,
-               TsqFingerprintStats *stats)
+stats_to_json (JsonObject *result, TsqFingerprintStats *stats)
 {
   JsonObject *o = json_object_new ();
   JsonObject *skipped = json_object_new ();
@@ -509,8 +499,7 @@ stats_to_json (JsonObject          *result,
 }
 
 static gboolean
-str_in_array (GPtrArray  *array,
-              const char *s)
+str_in_array (GPtrArray *array, const char *s)
 {
   for (guint i = 0; array && i < array->len; i++)
     if (g_str_equal (g_ptr_array_index (array, i), s))
@@ -519,9 +508,9 @@ str_in_array (GPtrArray  *array,
 }
 
 static void
-analyze_in_thread (GTask        *task,
-                   gpointer      source_object,
-                   gpointer      task_data,
+analyze_in_thread (GTask *task,
+                   gpointer source_object,
+                   gpointer task_data,
                    GCancellable *cancellable)
 {
   TsqScanner *self = source_object;
@@ -554,9 +543,9 @@ analyze_in_thread (GTask        *task,
       if (data == NULL || memchr (data, '\0', len) != NULL)
         continue;
       if (str_in_array (page->script_urls, res->url))
-        g_ptr_array_add (scripts, (gpointer) data);
+        g_ptr_array_add (scripts, (gpointer)data);
       else
-        g_ptr_array_add (css, (gpointer) data);
+        g_ptr_array_add (css, (gpointer)data);
     }
 
   input.url = job->response->final_url;
@@ -571,7 +560,8 @@ analyze_in_thread (GTask        *task,
 
   if (self->fingerprints)
     {
-      g_autoptr (GPtrArray) detections = tsq_fingerprint_db_analyze (self->fingerprints, &input, &stats);
+      g_autoptr (GPtrArray) detections
+        = tsq_fingerprint_db_analyze (self->fingerprints, &input, &stats);
 
       technologies = detections_to_json (detections);
       stats_to_json (job->result, &stats);
@@ -599,9 +589,9 @@ analyze_in_thread (GTask        *task,
 
   json_object_set_object_member (job->result, "content", tsq_content_to_json (job->content));
   json_object_set_array_member (job->result, "endpoints", tsq_endpoints_extract (page));
-  json_object_set_object_member (job->result, "complexity",
-                                 tsq_complexity_measure (page, job->response->decoded_bytes,
-                                                         resources_bytes));
+  json_object_set_object_member (
+    job->result, "complexity",
+    tsq_complexity_measure (page, job->response->decoded_bytes, resources_bytes));
   json_object_set_int_member (tsq_json_get_object (job->result, "size"), "resources_bytes",
                               resources_bytes);
   /* Free the document here, on the worker, rather than on the main loop that drives I/O. */
@@ -614,12 +604,10 @@ analyze_in_thread (GTask        *task,
 /* ---- unchanged-page reuse ------------------------------------------------------------------- */
 
 #define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME  0x100000001b3ULL
+#define FNV_PRIME 0x100000001b3ULL
 
 static guint64
-fnv1a (guint64     hash,
-       const void *data,
-       gsize       len)
+fnv1a (guint64 hash, const void *data, gsize len)
 {
   const guchar *p = data;
 
@@ -629,8 +617,7 @@ fnv1a (guint64     hash,
 }
 
 static guint64
-fnv1a_str (guint64     hash,
-           const char *s)
+fnv1a_str (guint64 hash, const char *s)
 {
   /* The terminator too, so that "ab"+"c" and "a"+"bc" differ. */
   return s ? fnv1a (hash, s, strlen (s) + 1) : fnv1a (hash, "\xff", 1);
@@ -638,10 +625,33 @@ fnv1a_str (guint64     hash,
 
 /* Headers that change on every response without saying anything about the page. */
 static const char *const volatile_headers[] = {
-  "date", "expires", "age", "last-modified", "etag", "content-length", "connection",
-  "keep-alive", "via", "x-request-id", "x-amz-request-id", "x-amz-cf-id", "x-amz-cf-pop",
-  "cf-ray", "x-served-by", "x-cache", "x-cache-hits", "x-timer", "server-timing", "x-runtime",
-  "request-id", "x-trace-id", "traceparent", "x-varnish", "x-request-time", "report-to", "nel",
+  "date",
+  "expires",
+  "age",
+  "last-modified",
+  "etag",
+  "content-length",
+  "connection",
+  "keep-alive",
+  "via",
+  "x-request-id",
+  "x-amz-request-id",
+  "x-amz-cf-id",
+  "x-amz-cf-pop",
+  "cf-ray",
+  "x-served-by",
+  "x-cache",
+  "x-cache-hits",
+  "x-timer",
+  "server-timing",
+  "x-runtime",
+  "request-id",
+  "x-trace-id",
+  "traceparent",
+  "x-varnish",
+  "x-request-time",
+  "report-to",
+  "nel",
   NULL,
 };
 
@@ -677,7 +687,7 @@ page_digest (TsqFetchResponse *response)
           const char *eq = strchr (value, '=');
           const char *semi = strchr (value, ';');
 
-          hash = fnv1a (hash, value, eq ? (gsize) (eq - value) : strlen (value));
+          hash = fnv1a (hash, value, eq ? (gsize)(eq - value) : strlen (value));
           hash = fnv1a_str (hash, semi ? semi : "");
         }
       else
@@ -711,8 +721,7 @@ static const char *const reused_members[] = {
 };
 
 static void
-reuse_store (TsqScanner *self,
-             ScanJob    *job)
+reuse_store (TsqScanner *self, ScanJob *job)
 {
   ReuseEntry *entry;
   ReuseEntry *old;
@@ -736,9 +745,9 @@ reuse_store (TsqScanner *self,
       if (node)
         json_object_set_member (entry->analysis, reused_members[i], json_node_copy (node));
     }
-  json_object_set_int_member (entry->analysis, "resources_bytes",
-                              tsq_json_get_int (tsq_json_get_object (job->result, "size"),
-                                                "resources_bytes", 0));
+  json_object_set_int_member (
+    entry->analysis, "resources_bytes",
+    tsq_json_get_int (tsq_json_get_object (job->result, "size"), "resources_bytes", 0));
   entry->size = 4096 + strlen (tsq_json_get_string (content, "text", "")) + strlen (entry->key);
 
   old = g_hash_table_lookup (self->reuse, entry->key);
@@ -763,8 +772,7 @@ reuse_store (TsqScanner *self,
 }
 
 static ReuseEntry *
-reuse_lookup (TsqScanner *self,
-              ScanJob    *job)
+reuse_lookup (TsqScanner *self, ScanJob *job)
 {
   ReuseEntry *entry = g_hash_table_lookup (self->reuse, job->reuse_key);
 
@@ -776,8 +784,7 @@ reuse_lookup (TsqScanner *self,
 }
 
 static void
-reuse_apply (ScanJob    *job,
-             ReuseEntry *entry)
+reuse_apply (ScanJob *job, ReuseEntry *entry)
 {
   JsonObject *security;
 
@@ -799,9 +806,8 @@ reuse_apply (ScanJob    *job,
 
 /* ---- the chain ------------------------------------------------------------------------------ */
 
-static void parse           (GTask     *task);
-static void fetch_resources (GTask     *task,
-                             GPtrArray *urls);
+static void parse (GTask *task);
+static void fetch_resources (GTask *task, GPtrArray *urls);
 
 static void
 finish_scan (GTask *task)
@@ -811,13 +817,12 @@ finish_scan (GTask *task)
 
   json_object_set_double_member (timings, "scan_ms",
                                  (g_get_monotonic_time () - job->started_us) / 1000.0);
-  g_task_return_pointer (task, json_object_ref (job->result), (GDestroyNotify) json_object_unref);
+  g_task_return_pointer (task, json_object_ref (job->result), (GDestroyNotify)json_object_unref);
   g_object_unref (task);
 }
 
 static void
-resources_json (JsonObject       *result,
-                TsqResourceStats *stats)
+resources_json (JsonObject *result, TsqResourceStats *stats)
 {
   JsonObject *o = json_object_new ();
 
@@ -831,9 +836,7 @@ resources_json (JsonObject       *result,
 }
 
 static void
-on_analyzed (GObject      *source,
-             GAsyncResult *result,
-             gpointer      user_data)
+on_analyzed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   ScanJob *job = g_task_get_task_data (task);
@@ -860,16 +863,15 @@ analyze (GTask *task)
 }
 
 static void
-on_resources (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+on_resources (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   ScanJob *job = g_task_get_task_data (task);
   TsqScanner *self = g_task_get_source_object (task);
   g_autoptr (GError) error = NULL;
 
-  job->resources = tsq_resource_cache_fetch_finish (self->cache, result, &job->resource_stats, &error);
+  job->resources
+    = tsq_resource_cache_fetch_finish (self->cache, result, &job->resource_stats, &error);
   if (job->resources == NULL && error)
     g_debug ("%s: linked resources: %s", job->url, error->message);
   resources_json (job->result, &job->resource_stats);
@@ -892,23 +894,19 @@ on_resources (GObject      *source,
 }
 
 static gpointer
-copy_string (gconstpointer string,
-             gpointer      unused)
+copy_string (gconstpointer string, gpointer unused)
 {
   return g_strdup (string);
 }
 
 static gboolean
-want_resources (TsqScanner *self,
-                ScanJob    *job)
+want_resources (TsqScanner *self, ScanJob *job)
 {
   return tsq_json_get_boolean (job->scan_config, "fetch_resources", self->options.fetch_resources);
 }
 
 static void
-on_parsed (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+on_parsed (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   TsqScanner *self = g_task_get_source_object (task);
@@ -919,8 +917,9 @@ on_parsed (GObject      *source,
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       /* Not a document (an image, a binary download): status, timings, headers stay. */
-      set_error (job->result, g_error_matches (error, TSQ_PAGE_ERROR, TSQ_PAGE_ERROR_NOT_HTML)
-                                ? "not_html" : "internal",
+      set_error (job->result,
+                 g_error_matches (error, TSQ_PAGE_ERROR, TSQ_PAGE_ERROR_NOT_HTML) ? "not_html"
+                                                                                  : "internal",
                  error->message);
       finish_scan (task);
       return;
@@ -939,24 +938,21 @@ on_parsed (GObject      *source,
 }
 
 static void
-fetch_resources (GTask     *task,
-                 GPtrArray *urls)
+fetch_resources (GTask *task, GPtrArray *urls)
 {
   TsqScanner *self = g_task_get_source_object (task);
   ScanJob *job = g_task_get_task_data (task);
   TsqResourceLimits limits;
 
   limits = self->options.resources;
-  limits.third_party = tsq_json_get_boolean (job->scan_config, "third_party_resources",
-                                             limits.third_party);
-  tsq_resource_cache_fetch_async (self->cache, job->fetcher, job->response->final_url, urls, &limits,
-                                  g_task_get_cancellable (task), on_resources, task);
+  limits.third_party
+    = tsq_json_get_boolean (job->scan_config, "third_party_resources", limits.third_party);
+  tsq_resource_cache_fetch_async (self->cache, job->fetcher, job->response->final_url, urls,
+                                  &limits, g_task_get_cancellable (task), on_resources, task);
 }
 
 static void
-on_fetched (GObject      *source,
-            GAsyncResult *result,
-            gpointer      user_data)
+on_fetched (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GTask *task = user_data;
   TsqScanner *self = g_task_get_source_object (task);
@@ -1023,12 +1019,12 @@ parse (GTask *task)
 }
 
 void
-tsq_scanner_scan_async (TsqScanner          *self,
-                        const char          *url,
-                        JsonObject          *scan_config,
-                        GCancellable        *cancellable,
-                        GAsyncReadyCallback  callback,
-                        gpointer             user_data)
+tsq_scanner_scan_async (TsqScanner *self,
+                        const char *url,
+                        JsonObject *scan_config,
+                        GCancellable *cancellable,
+                        GAsyncReadyCallback callback,
+                        gpointer user_data)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   ScanJob *job = g_new0 (ScanJob, 1);
@@ -1042,24 +1038,22 @@ tsq_scanner_scan_async (TsqScanner          *self,
   job->started_us = g_get_monotonic_time ();
   job->result = new_result (url, g_get_real_time ());
   job->fetcher = g_object_ref (tsq_json_get_boolean (scan_config, "insecure_tls", FALSE)
-                                 ? self->insecure_fetcher : self->fetcher);
-  g_task_set_task_data (task, job, (GDestroyNotify) scan_job_free);
+                                 ? self->insecure_fetcher
+                                 : self->fetcher);
+  g_task_set_task_data (task, job, (GDestroyNotify)scan_job_free);
 
   tsq_fetcher_fetch_async (job->fetcher, url, NULL, cancellable, on_fetched, task);
 }
 
 JsonObject *
-tsq_scanner_scan_finish (TsqScanner   *self,
-                         GAsyncResult *result)
+tsq_scanner_scan_finish (TsqScanner *self, GAsyncResult *result)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), NULL);
 }
 
 static void
-on_sync_done (GObject      *source,
-              GAsyncResult *result,
-              gpointer      user_data)
+on_sync_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   JsonObject **out = user_data;
 
@@ -1067,9 +1061,7 @@ on_sync_done (GObject      *source,
 }
 
 JsonObject *
-tsq_scanner_scan_sync (TsqScanner *self,
-                       const char *url,
-                       JsonObject *scan_config)
+tsq_scanner_scan_sync (TsqScanner *self, const char *url, JsonObject *scan_config)
 {
   /* The HTTP session belongs to the context the scanner was created in: iterate that one. */
   GMainContext *context = g_main_context_ref_thread_default ();

@@ -21,12 +21,12 @@ typedef struct
 {
   TsqFetcherOptions fetch;
   TsqResourceLimits resources;
-  gboolean          fetch_resources; /* fetch linked scripts and stylesheets (default TRUE) */
-  gboolean          dom_patterns;    /* evaluate `dom` fingerprints on the parsed page (default TRUE) */
-  gsize             resource_cache_bytes; /* LRU bound of the cross-scan cache (default 128 MiB) */
-  gboolean          reuse_unchanged; /* same bytes, headers and linked files as the last scan of
-                                      * the URL: reuse its analysis (default TRUE) */
-  gsize             reuse_cache_bytes; /* memory for those analyses (default 64 MiB) */
+  gboolean fetch_resources;   /* fetch linked scripts and stylesheets (default TRUE) */
+  gboolean dom_patterns;      /* evaluate `dom` fingerprints on the parsed page (default TRUE) */
+  gsize resource_cache_bytes; /* LRU bound of the cross-scan cache (default 128 MiB) */
+  gboolean reuse_unchanged;   /* same bytes, headers and linked files as the last scan of
+                               * the URL: reuse its analysis (default TRUE) */
+  gsize reuse_cache_bytes;    /* memory for those analyses (default 64 MiB) */
 } TsqScannerOptions;
 
 void tsq_scanner_options_init (TsqScannerOptions *options);
@@ -34,25 +34,22 @@ void tsq_scanner_options_init (TsqScannerOptions *options);
 #define TSQ_TYPE_SCANNER (tsq_scanner_get_type ())
 G_DECLARE_FINAL_TYPE (TsqScanner, tsq_scanner, TSQ, SCANNER, GObject)
 
-TsqScanner *tsq_scanner_new         (TsqFingerprintDb        *fingerprints,
-                                     TsqVulnDb               *vulnerabilities,
-                                     const TsqScannerOptions *options);
+TsqScanner *tsq_scanner_new (TsqFingerprintDb *fingerprints,
+                             TsqVulnDb *vulnerabilities,
+                             const TsqScannerOptions *options);
 /* scan_config: the monitor's scan_config object (may be NULL): "ignore": {"regex": [...],
  * "selectors": [...]}, "third_party_resources": bool, "fetch_resources": bool. */
-void        tsq_scanner_scan_async  (TsqScanner             *self,
-                                     const char             *url,
-                                     JsonObject             *scan_config,
-                                     GCancellable           *cancellable,
-                                     GAsyncReadyCallback     callback,
-                                     gpointer                user_data);
+void tsq_scanner_scan_async (TsqScanner *self,
+                             const char *url,
+                             JsonObject *scan_config,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer user_data);
 /* Always returns a result object (docs/scan-result.md), also when cancelled; failures are inside
  * it as "error". */
-JsonObject *tsq_scanner_scan_finish (TsqScanner             *self,
-                                     GAsyncResult           *result);
+JsonObject *tsq_scanner_scan_finish (TsqScanner *self, GAsyncResult *result);
 
 /* Runs a scan to completion by iterating the thread-default main context (tests, CLI). */
-JsonObject *tsq_scanner_scan_sync   (TsqScanner             *self,
-                                     const char             *url,
-                                     JsonObject             *scan_config);
+JsonObject *tsq_scanner_scan_sync (TsqScanner *self, const char *url, JsonObject *scan_config);
 
 G_END_DECLS

@@ -48,9 +48,12 @@ test_sample_file (void)
   g_assert_cmpstr (config->path, ==, path);
   g_assert_cmpuint (config->max_in_flight, ==, defaults->max_in_flight);
   g_assert_cmpfloat (config->domain_rate, ==, defaults->domain_rate);
-  g_assert_cmpuint (config->scanner.fetch.max_body_bytes, ==, defaults->scanner.fetch.max_body_bytes);
-  g_assert_cmpuint (config->scanner.resources.max_bytes_each, ==, defaults->scanner.resources.max_bytes_each);
-  g_assert_cmpuint (config->scanner.resource_cache_bytes, ==, defaults->scanner.resource_cache_bytes);
+  g_assert_cmpuint (config->scanner.fetch.max_body_bytes, ==,
+                    defaults->scanner.fetch.max_body_bytes);
+  g_assert_cmpuint (config->scanner.resources.max_bytes_each, ==,
+                    defaults->scanner.resources.max_bytes_each);
+  g_assert_cmpuint (config->scanner.resource_cache_bytes, ==,
+                    defaults->scanner.resource_cache_bytes);
   g_assert_cmpfloat (config->thresholds.perf_relative, ==, defaults->thresholds.perf_relative);
   g_assert_cmpuint (config->thresholds.perf_consecutive, ==, defaults->thresholds.perf_consecutive);
   g_assert_cmpuint (config->raw_results_days, ==, defaults->raw_results_days);
@@ -59,8 +62,7 @@ test_sample_file (void)
 }
 
 static void
-expect_load_error (const char *contents,
-                   const char *fragment)
+expect_load_error (const char *contents, const char *fragment)
 {
   g_autoptr (TsqAgentConfig) config = tsq_agent_config_new_default ();
   g_autoptr (GError) error = NULL;
@@ -103,7 +105,8 @@ test_overrides (void)
   g_assert_cmpuint (config->scanner.fetch.timeout_s, ==, 7);
   g_assert_true (tsq_agent_config_set (config, "scanner.max_body=2M", &error));
   g_assert_cmpuint (config->scanner.fetch.max_body_bytes, ==, 2 * 1024 * 1024);
-  g_assert_true (tsq_agent_config_set (config, "network.blocked_networks=10.0.0.0/8; 192.168.0.0/16", &error));
+  g_assert_true (
+    tsq_agent_config_set (config, "network.blocked_networks=10.0.0.0/8; 192.168.0.0/16", &error));
   g_assert_cmpuint (g_strv_length (config->blocked_networks), ==, 2);
   g_assert_cmpstr (config->blocked_networks[1], ==, "192.168.0.0/16");
   g_assert_no_error (error);

@@ -15,19 +15,20 @@
 typedef struct
 {
   TsqTestServer *server;
-  char          *tmpdir;
-  char          *database;
-  GSubprocess   *agent;
-  gint64         last_change_id;
-  guint          step;
+  char *tmpdir;
+  char *database;
+  GSubprocess *agent;
+  gint64 last_change_id;
+  guint step;
 } Fixture;
 
-static const char *jquery_341 = "/*! jQuery v3.4.1 | (c) JS Foundation and other contributors | jquery.org/license */\n!function(){}();\n";
-static const char *jquery_371 = "/*! jQuery v3.7.1 | (c) OpenJS Foundation and other contributors | jquery.org/license */\n!function(){}();\n";
+static const char *jquery_341 = "/*! jQuery v3.4.1 | (c) JS Foundation and other contributors | "
+                                "jquery.org/license */\n!function(){}();\n";
+static const char *jquery_371 = "/*! jQuery v3.7.1 | (c) OpenJS Foundation and other contributors "
+                                "| jquery.org/license */\n!function(){}();\n";
 
 static void
-fixture_setup (Fixture      *f,
-               gconstpointer data)
+fixture_setup (Fixture *f, gconstpointer data)
 {
   g_autoptr (GBytes) old_js = g_bytes_new_static (jquery_341, strlen (jquery_341));
   g_autoptr (GBytes) new_js = g_bytes_new_static (jquery_371, strlen (jquery_371));
@@ -43,8 +44,7 @@ fixture_setup (Fixture      *f,
 }
 
 static void
-fixture_teardown (Fixture      *f,
-                  gconstpointer data)
+fixture_teardown (Fixture *f, gconstpointer data)
 {
   if (f->agent)
     {
@@ -63,11 +63,8 @@ fixture_teardown (Fixture      *f,
 
 /* The page as the site serves it at one step of the story; the noise differs on every call. */
 static void
-serve_site (Fixture    *f,
-            const char *jquery,
-            gboolean    analytics,
-            gboolean    frame_options,
-            guint       delay_ms)
+serve_site (
+  Fixture *f, const char *jquery, gboolean analytics, gboolean frame_options, guint delay_ms)
 {
   const char *with_xfo[] = { "X-Frame-Options: DENY", "X-Content-Type-Options: nosniff", NULL };
   const char *without_xfo[] = { "X-Content-Type-Options: nosniff", NULL };
@@ -81,17 +78,21 @@ serve_site (Fixture    *f,
     "<script src=\"/js/jquery-%s.min.js\"></script>%s</head>"
     "<body><h1>Our shop</h1><p>Fresh bread every morning.</p>"
     "<p class=\"stamp\">Generated %s, %u views</p>"
-    "<form method=\"post\" action=\"/cart\"><input type=\"hidden\" name=\"authenticity_token\" value=\"%s%u\"></form>"
+    "<form method=\"post\" action=\"/cart\"><input type=\"hidden\" name=\"authenticity_token\" "
+    "value=\"%s%u\"></form>"
     "</body></html>",
     token, jquery,
-    analytics ? "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-TEST123\"></script>"
-                "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
-                "gtag('js',new Date());gtag('config','G-TEST123');</script>"
-              : "",
+    analytics
+      ? "<script async src=\"https://www.googletagmanager.com/gtag/js?id=G-TEST123\"></script>"
+        "<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push(arguments);}"
+        "gtag('js',new Date());gtag('config','G-TEST123');</script>"
+      : "",
     clock, 1000 + step * 17, token, step);
   g_autoptr (GBytes) body = g_bytes_new (html, strlen (html));
   TsqTestRoute route = {
-    .headers = frame_options ? with_xfo : without_xfo, .body = body, .delay_ms = delay_ms,
+    .headers = frame_options ? with_xfo : without_xfo,
+    .body = body,
+    .delay_ms = delay_ms,
   };
 
   tsq_test_server_set_route (f->server, "/site", &route);
@@ -109,14 +110,14 @@ completed_scans (Fixture *f)
   scans = tsq_storage_list_scans (storage, NULL, 0, 100000, &error);
   g_assert_no_error (error);
   for (guint i = 0; i < scans->len; i++)
-    if (g_strcmp0 (tsq_json_get_string (g_ptr_array_index (scans, i), "state", NULL), "completed") == 0)
+    if (g_strcmp0 (tsq_json_get_string (g_ptr_array_index (scans, i), "state", NULL), "completed")
+        == 0)
       n++;
   return n;
 }
 
 static void
-wait_for_scans (Fixture *f,
-                guint    more)
+wait_for_scans (Fixture *f, guint more)
 {
   guint target = completed_scans (f) + more;
   gint64 deadline = g_get_monotonic_time () + WAIT_TIMEOUT_S * G_USEC_PER_SEC;
@@ -160,9 +161,7 @@ new_changes (Fixture *f)
 }
 
 static guint
-count_type (GPtrArray  *changes,
-            const char *type,
-            const char *subject)
+count_type (GPtrArray *changes, const char *type, const char *subject)
 {
   guint n = 0;
 
@@ -171,16 +170,15 @@ count_type (GPtrArray  *changes,
       JsonObject *c = g_ptr_array_index (changes, i);
 
       if (g_strcmp0 (tsq_json_get_string (c, "type", NULL), type) == 0
-          && (subject == NULL || g_strcmp0 (tsq_json_get_string (c, "subject", NULL), subject) == 0))
+          && (subject == NULL
+              || g_strcmp0 (tsq_json_get_string (c, "subject", NULL), subject) == 0))
         n++;
     }
   return n;
 }
 
 static JsonObject *
-find_change (GPtrArray  *changes,
-             const char *type,
-             const char *subject)
+find_change (GPtrArray *changes, const char *type, const char *subject)
 {
   for (guint i = 0; i < changes->len; i++)
     {
@@ -194,24 +192,25 @@ find_change (GPtrArray  *changes,
 }
 
 static void
-add_monitor (Fixture    *f,
-             const char *name,
-             const char *path,
-             const char *schedule)
+add_monitor (Fixture *f, const char *name, const char *path, const char *schedule)
 {
   g_autofree char *url = tsq_test_server_get_url (f->server, path);
   g_autofree char *err = NULL;
 
   if (tsq_test_agent_run (NULL, &err, "monitor", "add", url, "--name", name, "--schedule", schedule,
-                          "--database", f->database, NULL) != 0)
+                          "--database", f->database, NULL)
+      != 0)
     g_error ("monitor add: %s", err);
 }
 
 static const char *const agent_args[] = {
-  "--set", "agent.domain_rate=1000", "--set", "agent.domain_burst=1000",
-  "--set", "changes.perf_consecutive=2", "--set", "changes.min_baseline_scans=3",
-  "--set", "changes.perf_absolute_ms=150", "--set", "changes.perf_relative=0.5",
-  "-v", NULL,
+  "--set", "agent.domain_rate=1000",
+  "--set", "agent.domain_burst=1000",
+  "--set", "changes.perf_consecutive=2",
+  "--set", "changes.min_baseline_scans=3",
+  "--set", "changes.perf_absolute_ms=150",
+  "--set", "changes.perf_relative=0.5",
+  "-v",    NULL,
 };
 
 /* Waits for two more completed scans: at least one of them started after the page changed. */
@@ -223,8 +222,7 @@ changes_after_edit (Fixture *f)
 }
 
 static void
-test_changes_story (Fixture      *f,
-                    gconstpointer data)
+test_changes_story (Fixture *f, gconstpointer data)
 {
   g_autoptr (GPtrArray) changes = NULL;
   g_autoptr (GError) error = NULL;
@@ -250,7 +248,8 @@ test_changes_story (Fixture      *f,
   g_assert_cmpstr (tsq_json_get_string (c, "new", NULL), ==, "3.7.1");
   g_assert_cmpuint (count_type (changes, "technology.version_changed", NULL), ==, 1);
   g_assert_cmpuint (count_type (changes, "security.vulnerability_resolved", NULL), >=, 1);
-  g_assert_cmpuint (changes->len, ==, 1 + count_type (changes, "security.vulnerability_resolved", NULL));
+  g_assert_cmpuint (changes->len, ==,
+                    1 + count_type (changes, "security.vulnerability_resolved", NULL));
   g_clear_pointer (&changes, g_ptr_array_unref);
 
   /* An analytics tag appears: technologies added, nothing else. */
@@ -297,9 +296,10 @@ assert_database_sound (const char *path)
   sqlite3_stmt *stmt = NULL;
 
   g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &stmt, NULL), ==,
+                   SQLITE_OK);
   g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
-  g_assert_cmpstr ((const char *) sqlite3_column_text (stmt, 0), ==, "ok");
+  g_assert_cmpstr ((const char *)sqlite3_column_text (stmt, 0), ==, "ok");
   sqlite3_finalize (stmt);
   sqlite3_close (db);
 }
@@ -315,13 +315,15 @@ assert_no_overlap (const char *path)
   guint rows = 0;
 
   g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db,
-                                       "SELECT monitor_id, started_at, finished_at FROM scan_results "
-                                       "WHERE finished_at IS NOT NULL ORDER BY monitor_id, started_at",
-                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (
+    sqlite3_prepare_v2 (db,
+                        "SELECT monitor_id, started_at, finished_at FROM scan_results "
+                        "WHERE finished_at IS NOT NULL ORDER BY monitor_id, started_at",
+                        -1, &stmt, NULL),
+    ==, SQLITE_OK);
   while (sqlite3_step (stmt) == SQLITE_ROW)
     {
-      const char *monitor = (const char *) sqlite3_column_text (stmt, 0);
+      const char *monitor = (const char *)sqlite3_column_text (stmt, 0);
       gint64 start = sqlite3_column_int64 (stmt, 1);
       gint64 end = sqlite3_column_int64 (stmt, 2);
 
@@ -338,8 +340,7 @@ assert_no_overlap (const char *path)
 }
 
 static void
-test_kill_and_restart (Fixture      *f,
-                       gconstpointer data)
+test_kill_and_restart (Fixture *f, gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqStorage) storage = NULL;
@@ -393,10 +394,8 @@ test_kill_and_restart (Fixture      *f,
   g_assert_cmpuint (interrupted, >=, 1);
 }
 
-
 static guint
-scans_of_monitor (Fixture    *f,
-                  const char *name)
+scans_of_monitor (Fixture *f, const char *name)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (TsqStorage) storage = tsq_sqlite_storage_open (f->database, &error);
@@ -413,11 +412,11 @@ scans_of_monitor (Fixture    *f,
 
 /* Monitors edited from another process reach the running agent; SIGHUP reloads; JSON logs. */
 static void
-test_live_edits (Fixture      *f,
-                 gconstpointer data)
+test_live_edits (Fixture *f, gconstpointer data)
 {
   const char *json_args[] = {
-    "--set", "agent.domain_rate=1000", "--set", "agent.domain_burst=1000", "--log-format=json", NULL,
+    "--set", "agent.domain_rate=1000", "--set", "agent.domain_burst=1000", "--log-format=json",
+    NULL,
   };
   g_autofree char *log_path = g_build_filename (f->tmpdir, "agent.err", NULL);
   g_autofree char *log = NULL;
@@ -440,7 +439,8 @@ test_live_edits (Fixture      *f,
                   (g_get_monotonic_time () - added_at) / 1e6);
 
   /* Disabled while the agent runs: no more scans once it has noticed. */
-  if (tsq_test_agent_run (NULL, &err, "monitor", "disable", "live", "--database", f->database, NULL) != 0)
+  if (tsq_test_agent_run (NULL, &err, "monitor", "disable", "live", "--database", f->database, NULL)
+      != 0)
     g_error ("monitor disable: %s", err);
   g_usleep (2500 * 1000);
   before = scans_of_monitor (f, "live");
@@ -469,7 +469,8 @@ test_live_edits (Fixture      *f,
       g_assert_no_error (error);
       g_assert_nonnull (tsq_json_get_string (json_node_get_object (node), "level", NULL));
       if (g_strcmp0 (tsq_json_get_string (json_node_get_object (node), "message", NULL),
-                     "configuration reloaded") == 0)
+                     "configuration reloaded")
+          == 0)
         reloaded = TRUE;
     }
   g_assert_true (reloaded);
@@ -479,8 +480,11 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/tsq/agent/changes-story", Fixture, NULL, fixture_setup, test_changes_story, fixture_teardown);
-  g_test_add ("/tsq/agent/live-edits", Fixture, NULL, fixture_setup, test_live_edits, fixture_teardown);
-  g_test_add ("/tsq/agent/kill-and-restart", Fixture, NULL, fixture_setup, test_kill_and_restart, fixture_teardown);
+  g_test_add ("/tsq/agent/changes-story", Fixture, NULL, fixture_setup, test_changes_story,
+              fixture_teardown);
+  g_test_add ("/tsq/agent/live-edits", Fixture, NULL, fixture_setup, test_live_edits,
+              fixture_teardown);
+  g_test_add ("/tsq/agent/kill-and-restart", Fixture, NULL, fixture_setup, test_kill_and_restart,
+              fixture_teardown);
   return g_test_run ();
 }

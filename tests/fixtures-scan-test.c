@@ -24,8 +24,8 @@ typedef struct
 static JsonObject *
 load_expected (void)
 {
-  g_autofree char *path = g_build_filename (g_getenv ("TSQ_SHARED_DIR"), "fixtures", "pages",
-                                            "expected.json", NULL);
+  g_autofree char *path
+    = g_build_filename (g_getenv ("TSQ_SHARED_DIR"), "fixtures", "pages", "expected.json", NULL);
   g_autofree char *text = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) node = NULL;
@@ -38,8 +38,7 @@ load_expected (void)
 }
 
 static JsonObject *
-find_tech (JsonArray  *array,
-           const char *name)
+find_tech (JsonArray *array, const char *name)
 {
   for (guint i = 0; array && i < json_array_get_length (array); i++)
     {
@@ -54,11 +53,11 @@ find_tech (JsonArray  *array,
 /* Compares one page; returns the disagreements as text lines. */
 static void
 compare_page (const char *page,
-              JsonArray  *expected,
-              JsonArray  *ours,
-              gboolean    check_extra,
-              Tally      *tally,
-              GString    *report)
+              JsonArray *expected,
+              JsonArray *ours,
+              gboolean check_extra,
+              Tally *tally,
+              GString *report)
 {
   gboolean equal = TRUE;
 
@@ -89,7 +88,8 @@ compare_page (const char *page,
         {
           equal = FALSE;
           g_string_append_printf (report, "  %s: %s version %s, reference %s\n", page, name,
-                                  tsq_json_get_string (o, "version", "null"), version ? version : "null");
+                                  tsq_json_get_string (o, "version", "null"),
+                                  version ? version : "null");
         }
     }
   for (guint i = 0; ours && i < json_array_get_length (ours); i++)
@@ -113,10 +113,7 @@ compare_page (const char *page,
 }
 
 static void
-scan_fixtures (TsqScanner *scanner,
-               gboolean    check_extra,
-               Tally      *tally,
-               GString    *report)
+scan_fixtures (TsqScanner *scanner, gboolean check_extra, Tally *tally, GString *report)
 {
   g_autoptr (TsqTestServer) server = tsq_test_server_new ();
   g_autoptr (JsonObject) expected = load_expected ();
@@ -124,10 +121,10 @@ scan_fixtures (TsqScanner *scanner,
   g_autoptr (GList) pages = json_object_get_members (expected);
 
   tsq_test_server_serve_dir (server, "/pages/", dir);
-  pages = g_list_sort (pages, (GCompareFunc) g_strcmp0);
+  pages = g_list_sort (pages, (GCompareFunc)g_strcmp0);
   for (GList *l = pages; l; l = l->next)
     {
-      g_autofree char *path = g_strconcat ("/pages/", (char *) l->data, NULL);
+      g_autofree char *path = g_strconcat ("/pages/", (char *)l->data, NULL);
       g_autofree char *url = tsq_test_server_get_url (server, path);
       g_autoptr (JsonObject) result = tsq_scanner_scan_sync (scanner, url, NULL);
 
@@ -183,8 +180,8 @@ test_differential (void)
   g_assert_cmpuint (tsq_fingerprint_db_get_size (db), >=, 7500);
 
   tsq_scanner_options_init (&options);
-  options.fetch_resources = FALSE;  /* the reference had the page alone */
-  options.dom_patterns = FALSE;     /* ... and no DOM: its run used analyze() without dom */
+  options.fetch_resources = FALSE; /* the reference had the page alone */
+  options.dom_patterns = FALSE;    /* ... and no DOM: its run used analyze() without dom */
   scanner = tsq_scanner_new (db, NULL, &options);
   scan_fixtures (scanner, TRUE, &tally, report);
 
@@ -219,10 +216,12 @@ test_recall_own_set (void)
   g_assert_cmpuint (tsq_fingerprint_db_get_size (db), >=, 150);
   scanner = tsq_scanner_new (db, NULL, NULL);
   scan_fixtures (scanner, FALSE, &tally, report);
-  recall = tally.expected ? (double) tally.found / tally.expected : 0;
-  g_test_message ("recall of our set against expected.json: %u/%u = %.1f %% (%u/%u versions equal); "
-                  "%u technologies we report that the reference does not", tally.found, tally.expected,
-                  100 * recall, tally.versions_equal, tally.versions_expected, tally.extra);
+  recall = tally.expected ? (double)tally.found / tally.expected : 0;
+  g_test_message (
+    "recall of our set against expected.json: %u/%u = %.1f %% (%u/%u versions equal); "
+    "%u technologies we report that the reference does not",
+    tally.found, tally.expected, 100 * recall, tally.versions_equal, tally.versions_expected,
+    tally.extra);
   g_test_message ("misses:\n%s", report->str);
   /* docs/fingerprint-set.md explains each remaining miss (the reference is wrong on them). */
   g_assert_cmpfloat (recall, >=, 0.85);

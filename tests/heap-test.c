@@ -3,15 +3,14 @@
 
 typedef struct
 {
-  int   key;
+  int key;
   guint index;
 } Item;
 
 static gboolean
-item_less (gconstpointer a,
-           gconstpointer b)
+item_less (gconstpointer a, gconstpointer b)
 {
-  return ((const Item *) a)->key < ((const Item *) b)->key;
+  return ((const Item *)a)->key < ((const Item *)b)->key;
 }
 
 static void

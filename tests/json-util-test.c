@@ -6,7 +6,8 @@ test_getters_tolerate_wrong_types (void)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) node = tsq_json_from_string ("{\"s\":\"x\",\"i\":3,\"d\":2.5,\"b\":true,"
-                                                     "\"o\":{},\"a\":[1]}", &error);
+                                                    "\"o\":{},\"a\":[1]}",
+                                                    &error);
   JsonObject *obj;
 
   g_assert_no_error (error);

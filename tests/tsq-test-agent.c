@@ -28,9 +28,7 @@ bytes_to_string (GBytes *bytes)
 }
 
 int
-tsq_test_agent_runv (const char *const *argv,
-                     char              **out,
-                     char              **err)
+tsq_test_agent_runv (const char *const *argv, char **out, char **err)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autoptr (GSubprocess) proc = NULL;
@@ -38,12 +36,13 @@ tsq_test_agent_runv (const char *const *argv,
   g_autoptr (GBytes) stdout_bytes = NULL;
   g_autoptr (GBytes) stderr_bytes = NULL;
 
-  g_ptr_array_add (args, (gpointer) agent_path ());
+  g_ptr_array_add (args, (gpointer)agent_path ());
   for (guint i = 0; argv[i]; i++)
-    g_ptr_array_add (args, (gpointer) argv[i]);
+    g_ptr_array_add (args, (gpointer)argv[i]);
   g_ptr_array_add (args, NULL);
-  proc = g_subprocess_newv ((const char *const *) args->pdata,
-                            G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  proc
+    = g_subprocess_newv ((const char *const *)args->pdata,
+                         G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
   g_assert_no_error (error);
   g_subprocess_communicate (proc, NULL, NULL, &stdout_bytes, &stderr_bytes, &error);
   g_assert_no_error (error);
@@ -56,20 +55,17 @@ tsq_test_agent_runv (const char *const *argv,
 }
 
 int
-tsq_test_agent_run (char      **out,
-                    char      **err,
-                    const char *first_arg,
-                    ...)
+tsq_test_agent_run (char **out, char **err, const char *first_arg, ...)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   va_list ap;
 
   va_start (ap, first_arg);
   for (const char *arg = first_arg; arg; arg = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) arg);
+    g_ptr_array_add (args, (gpointer)arg);
   va_end (ap);
   g_ptr_array_add (args, NULL);
-  return tsq_test_agent_runv ((const char *const *) args->pdata, out, err);
+  return tsq_test_agent_runv ((const char *const *)args->pdata, out, err);
 }
 
 static void
@@ -79,8 +75,7 @@ die_with_parent (gpointer data)
 }
 
 GSubprocess *
-tsq_test_agent_spawn (const char         *database,
-                      const char *const  *extra_args)
+tsq_test_agent_spawn (const char *database, const char *const *extra_args)
 {
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
@@ -94,14 +89,14 @@ tsq_test_agent_spawn (const char         *database,
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
   g_subprocess_launcher_set_stdout_file_path (launcher, out);
   g_subprocess_launcher_set_stderr_file_path (launcher, err);
-  g_ptr_array_add (args, (gpointer) agent_path ());
+  g_ptr_array_add (args, (gpointer)agent_path ());
   g_ptr_array_add (args, (gpointer) "run");
   g_ptr_array_add (args, (gpointer) "--database");
-  g_ptr_array_add (args, (gpointer) database);
+  g_ptr_array_add (args, (gpointer)database);
   for (guint i = 0; extra_args && extra_args[i]; i++)
-    g_ptr_array_add (args, (gpointer) extra_args[i]);
+    g_ptr_array_add (args, (gpointer)extra_args[i]);
   g_ptr_array_add (args, NULL);
-  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *) args->pdata, &error);
+  proc = g_subprocess_launcher_spawnv (launcher, (const char *const *)args->pdata, &error);
   g_assert_no_error (error);
   return proc;
 }

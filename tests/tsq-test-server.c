@@ -5,25 +5,25 @@
 
 typedef struct
 {
-  guint     status;
-  char     *content_type;
-  GStrv     headers;
-  GBytes   *body;
-  guint     delay_ms;
+  guint status;
+  char *content_type;
+  GStrv headers;
+  GBytes *body;
+  guint delay_ms;
 } Route;
 
 struct _TsqTestServer
 {
-  GMutex        lock;
-  GHashTable   *routes; /* path -> Route */
-  GHashTable   *hits;   /* path -> count */
-  char         *dir_prefix;
-  char         *dir;
+  GMutex lock;
+  GHashTable *routes; /* path -> Route */
+  GHashTable *hits;   /* path -> count */
+  char *dir_prefix;
+  char *dir;
   GMainContext *context;
-  GMainLoop    *loop;
-  GThread      *thread;
-  SoupServer   *server;
-  guint16       port;
+  GMainLoop *loop;
+  GThread *thread;
+  SoupServer *server;
+  guint16 port;
 };
 
 static void
@@ -51,8 +51,7 @@ route_copy (const Route *route)
 }
 
 static void
-answer (SoupServerMessage *msg,
-        const Route       *route)
+answer (SoupServerMessage *msg, const Route *route)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   gsize len = 0;
@@ -66,17 +65,16 @@ answer (SoupServerMessage *msg,
       if (kv[0] && kv[1])
         soup_message_headers_append (headers, g_strstrip (kv[0]), g_strstrip (kv[1]));
     }
-  soup_server_message_set_response (msg,
-                                    route->content_type ? route->content_type
-                                                        : "text/html; charset=utf-8",
-                                    SOUP_MEMORY_COPY, data, len);
+  soup_server_message_set_response (
+    msg, route->content_type ? route->content_type : "text/html; charset=utf-8", SOUP_MEMORY_COPY,
+    data, len);
 }
 
 typedef struct
 {
-  SoupServer        *server;
+  SoupServer *server;
   SoupServerMessage *msg;
-  Route             *route;
+  Route *route;
 } Delayed;
 
 static gboolean
@@ -101,19 +99,20 @@ delayed_free (gpointer data)
 }
 
 static void
-handle (SoupServer        *soup_server,
+handle (SoupServer *soup_server,
         SoupServerMessage *msg,
-        const char        *path,
-        GHashTable        *query,
-        gpointer           user_data)
+        const char *path,
+        GHashTable *query,
+        gpointer user_data)
 {
   TsqTestServer *self = user_data;
   Route *route = NULL;
   g_autofree char *file = NULL;
 
   g_mutex_lock (&self->lock);
-  g_hash_table_insert (self->hits, g_strdup (path),
-                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (self->hits, path)) + 1));
+  g_hash_table_insert (
+    self->hits, g_strdup (path),
+    GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (self->hits, path)) + 1));
   if (g_hash_table_lookup (self->routes, path))
     route = route_copy (g_hash_table_lookup (self->routes, path));
   else if (self->dir_prefix && g_str_has_prefix (path, self->dir_prefix))
@@ -198,7 +197,7 @@ tsq_test_server_new (void)
 
   uris = soup_server_get_uris (self->server);
   self->port = g_uri_get_port (uris->data);
-  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
+  g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify)g_uri_unref);
 
   self->thread = g_thread_new ("tsq-test-server", server_thread, self);
   return self;
@@ -244,19 +243,16 @@ tsq_test_server_get_port (TsqTestServer *self)
 }
 
 char *
-tsq_test_server_get_url (TsqTestServer *self,
-                         const char    *path)
+tsq_test_server_get_url (TsqTestServer *self, const char *path)
 {
   return g_strdup_printf ("http://127.0.0.1:%u%s", self->port, path);
 }
 
 void
-tsq_test_server_set_route (TsqTestServer      *self,
-                           const char         *path,
-                           const TsqTestRoute *route)
+tsq_test_server_set_route (TsqTestServer *self, const char *path, const TsqTestRoute *route)
 {
   Route copy = {
-    route->status, (char *) route->content_type, (GStrv) route->headers, route->body, route->delay_ms,
+    route->status, (char *)route->content_type, (GStrv)route->headers, route->body, route->delay_ms,
   };
 
   g_mutex_lock (&self->lock);
@@ -265,9 +261,7 @@ tsq_test_server_set_route (TsqTestServer      *self,
 }
 
 void
-tsq_test_server_set_html (TsqTestServer *self,
-                          const char    *path,
-                          const char    *html)
+tsq_test_server_set_html (TsqTestServer *self, const char *path, const char *html)
 {
   g_autoptr (GBytes) body = g_bytes_new (html, strlen (html));
   TsqTestRoute route = { .body = body };
@@ -276,9 +270,7 @@ tsq_test_server_set_html (TsqTestServer *self,
 }
 
 void
-tsq_test_server_serve_dir (TsqTestServer *self,
-                           const char    *prefix,
-                           const char    *dir)
+tsq_test_server_serve_dir (TsqTestServer *self, const char *prefix, const char *dir)
 {
   g_mutex_lock (&self->lock);
   g_free (self->dir_prefix);
@@ -289,8 +281,7 @@ tsq_test_server_serve_dir (TsqTestServer *self,
 }
 
 guint
-tsq_test_server_get_hits (TsqTestServer *self,
-                          const char    *path)
+tsq_test_server_get_hits (TsqTestServer *self, const char *path)
 {
   guint hits;
 
