@@ -133,8 +133,10 @@ reload_monitors (TsqAgent *self)
           g_hash_table_replace (self->monitors, g_strdup (monitor->id), tsq_monitor_ref (monitor));
           continue;
         }
-      g_info ("%s monitor “%s” %s (%s)", known ? "updated" : "scheduling", monitor->name,
-              monitor->url, monitor->schedule);
+      /* At start-up one summary line is enough; later edits are worth a line each. */
+      g_log (G_LOG_DOMAIN, self->poll_source ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_DEBUG,
+             "%s monitor “%s” %s (%s)", known ? "updated" : "scheduling", monitor->name,
+             monitor->url, monitor->schedule);
       g_hash_table_replace (self->monitors, g_strdup (monitor->id), tsq_monitor_ref (monitor));
       schedule_monitor (self, monitor);
     }

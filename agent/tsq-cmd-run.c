@@ -62,9 +62,9 @@ on_scan_completed (const char *topic, const char *key, JsonNode *payload, gpoint
   const char *error_kind = tsq_json_get_string (summary, "error_kind", NULL);
 
   if (error_kind)
-    g_info ("scanned %s: error %s", tsq_json_get_string (o, "monitor_name", "?"), error_kind);
+    g_debug ("scanned %s: error %s", tsq_json_get_string (o, "monitor_name", "?"), error_kind);
   else
-    g_info ("scanned %s: %" G_GINT64_FORMAT ", %.0f ms, %" G_GINT64_FORMAT " technologies",
+    g_debug ("scanned %s: %" G_GINT64_FORMAT ", %.0f ms, %" G_GINT64_FORMAT " technologies",
             tsq_json_get_string (o, "monitor_name", "?"), tsq_json_get_int (summary, "status", 0),
             tsq_json_get_double (summary, "total_ms", 0),
             tsq_json_get_int (summary, "technologies", 0));
