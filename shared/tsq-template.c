@@ -36,19 +36,20 @@ typedef enum
 
 typedef struct
 {
-  NodeKind   kind;
-  char      *text;     /* NODE_TEXT: the literal; other kinds: the name as written ("a.b") */
-  gsize      len;      /* NODE_TEXT: length of text */
-  char     **path;     /* segments of the name; NULL for "." */
-  Special    special;  /* @index, @number, @first, @last */
+  NodeKind kind;
+  char *text;          /* NODE_TEXT: the literal; other kinds: the name as written ("a.b") */
+  gsize len;           /* NODE_TEXT: length of text */
+  gsize alloc;         /* NODE_TEXT: allocated size of text while parsing */
+  char **path;         /* segments of the name; NULL for "." */
+  Special special;     /* @index, @number, @first, @last */
   GPtrArray *children; /* sections: the nodes inside */
 } Node;
 
 struct _TsqTemplate
 {
-  char             *name;
+  char *name;
   TsqTemplateEscape escape;
-  GPtrArray        *nodes;
+  GPtrArray *nodes;
 };
 
 static void
@@ -64,15 +65,18 @@ node_free (gpointer data)
 }
 
 static const char *const escape_names[] = {
-  [TSQ_TEMPLATE_ESCAPE_TEXT] = "text",   [TSQ_TEMPLATE_ESCAPE_HTML] = "html",
-  [TSQ_TEMPLATE_ESCAPE_JSON] = "json",   [TSQ_TEMPLATE_ESCAPE_SLACK] = "slack",
-  [TSQ_TEMPLATE_ESCAPE_SLACK_JSON] = "slack-json", [TSQ_TEMPLATE_ESCAPE_LINE] = "line",
+  [TSQ_TEMPLATE_ESCAPE_TEXT] = "text",
+  [TSQ_TEMPLATE_ESCAPE_HTML] = "html",
+  [TSQ_TEMPLATE_ESCAPE_JSON] = "json",
+  [TSQ_TEMPLATE_ESCAPE_SLACK] = "slack",
+  [TSQ_TEMPLATE_ESCAPE_SLACK_JSON] = "slack-json",
+  [TSQ_TEMPLATE_ESCAPE_LINE] = "line",
 };
 
 const char *
 tsq_template_escape_to_string (TsqTemplateEscape escape)
 {
-  if ((guint) escape >= G_N_ELEMENTS (escape_names))
+  if ((guint)escape >= G_N_ELEMENTS (escape_names))
     return "unknown";
   return escape_names[escape];
 }
@@ -86,7 +90,7 @@ tsq_template_escape_from_string (const char *str, TsqTemplateEscape *escape)
     if (g_strcmp0 (str, escape_names[i]) == 0)
       {
         if (escape != NULL)
-          *escape = (TsqTemplateEscape) i;
+          *escape = (TsqTemplateEscape)i;
         return TRUE;
       }
   return FALSE;
@@ -100,7 +104,7 @@ typedef struct
 {
   const char *text;
   const char *name;
-  GError    **error;
+  GError **error;
 } Parser;
 
 /* Line and column (from 1, columns in characters) of byte offset POS. The text before POS is
@@ -156,7 +160,7 @@ parse_name (Parser *parser, Node *node, const char *tag, const char *start, cons
   static const struct
   {
     const char *name;
-    Special     special;
+    Special special;
   } specials[] = {
     { "@index", SPECIAL_INDEX },
     { "@number", SPECIAL_NUMBER },
@@ -193,8 +197,7 @@ parse_name (Parser *parser, Node *node, const char *tag, const char *start, cons
   node->path = g_strsplit (node->text, ".", -1);
   for (guint i = 0; node->path[i] != NULL; i++)
     if (node->path[i][0] == '\0')
-      return parse_fail (parser, tag, "invalid name '%s': empty part in a dotted name",
-                         node->text);
+      return parse_fail (parser, tag, "invalid name '%s': empty part in a dotted name", node->text);
   return TRUE;
 }
 
@@ -212,7 +215,12 @@ append_text (GPtrArray *nodes, const char *start, const char *end)
 
       if (last->kind == NODE_TEXT)
         {
-          last->text = g_realloc (last->text, last->len + (end - start) + 1);
+          /* Grow geometrically: a file of a million comments must not copy quadratically. */
+          if (last->len + (end - start) + 1 > last->alloc)
+            {
+              last->alloc = MAX (last->alloc * 2, last->len + (end - start) + 1);
+              last->text = g_realloc (last->text, last->alloc);
+            }
           memcpy (last->text + last->len, start, end - start);
           last->len += end - start;
           last->text[last->len] = '\0';
@@ -223,12 +231,13 @@ append_text (GPtrArray *nodes, const char *start, const char *end)
   node->kind = NODE_TEXT;
   node->text = g_strndup (start, end - start);
   node->len = end - start;
+  node->alloc = node->len + 1;
   g_ptr_array_add (nodes, node);
 }
 
 typedef struct
 {
-  Node       *node;
+  Node *node;
   const char *tag; /* where its open tag starts, for errors */
 } OpenSection;
 
@@ -321,7 +330,8 @@ parse_nodes (Parser *parser)
             ls--;
           while (*le == ' ' || *le == '\t')
             le++;
-          if ((ls == text || ls[-1] == '\n') && (*le == '\0' || *le == '\n' || (le[0] == '\r' && le[1] == '\n')))
+          if ((ls == text || ls[-1] == '\n')
+              && (*le == '\0' || *le == '\n' || (le[0] == '\r' && le[1] == '\n')))
             {
               text_end = ls;
               if (*le == '\r')
@@ -362,7 +372,8 @@ parse_nodes (Parser *parser)
               guint line, column;
 
               position_of (text, stack[depth - 1].tag, &line, &column);
-              parse_fail (parser, tag, "'{{/%s}}' does not match the open section '%s' (opened at %u:%u)",
+              parse_fail (parser, tag,
+                          "'{{/%s}}' does not match the open section '%s' (opened at %u:%u)",
                           closing, stack[depth - 1].node->text, line, column);
               return NULL;
             }
@@ -418,10 +429,10 @@ tsq_template_parse (const char *text, TsqTemplateEscape escape, const char *name
   g_return_val_if_fail (text != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if ((guint) escape >= G_N_ELEMENTS (escape_names))
+  if ((guint)escape >= G_N_ELEMENTS (escape_names))
     {
       g_set_error (error, TSQ_TEMPLATE_ERROR, TSQ_TEMPLATE_ERROR_INVALID,
-                   "%s: unknown escaping mode %d", parser.name, (int) escape);
+                   "%s: unknown escaping mode %d", parser.name, (int)escape);
       return NULL;
     }
   if (!g_utf8_validate (text, -1, &invalid))
@@ -468,18 +479,18 @@ tsq_template_get_escape (const TsqTemplate *self)
 typedef struct
 {
   JsonNode *node;
-  gboolean  iterating; /* an element of an array section: @index etc. refer to it */
-  guint     index;
-  guint     length;
+  gboolean iterating; /* an element of an array section: @index etc. refer to it */
+  guint index;
+  guint length;
 } Scope;
 
 typedef struct
 {
-  GString          *out;
+  GString *out;
   TsqTemplateEscape escape;
   /* The root context plus one scope per nested section: the parser bounds the nesting. */
-  Scope             scopes[TSQ_TEMPLATE_MAX_DEPTH + 1];
-  guint             n_scopes;
+  Scope scopes[TSQ_TEMPLATE_MAX_DEPTH + 1];
+  guint n_scopes;
 } Renderer;
 
 static JsonNode *
@@ -499,19 +510,19 @@ lookup (Renderer *r, const Node *node, JsonNode **owned)
           value = json_node_new (JSON_NODE_VALUE);
           switch (node->special)
             {
-            case SPECIAL_INDEX:
-              json_node_set_int (value, scope->index);
-              break;
-            case SPECIAL_NUMBER:
-              json_node_set_int (value, scope->index + 1);
-              break;
-            case SPECIAL_FIRST:
-              json_node_set_boolean (value, scope->index == 0);
-              break;
-            case SPECIAL_LAST:
-            default:
-              json_node_set_boolean (value, scope->index + 1 == scope->length);
-              break;
+              case SPECIAL_INDEX:
+                json_node_set_int (value, scope->index);
+                break;
+              case SPECIAL_NUMBER:
+                json_node_set_int (value, scope->index + 1);
+                break;
+              case SPECIAL_FIRST:
+                json_node_set_boolean (value, scope->index == 0);
+                break;
+              case SPECIAL_LAST:
+              default:
+                json_node_set_boolean (value, scope->index + 1 == scope->length);
+                break;
             }
           *owned = value;
           return value;
@@ -549,31 +560,31 @@ is_truthy (JsonNode *value)
     return FALSE;
   switch (json_node_get_node_type (value))
     {
-    case JSON_NODE_NULL:
-      return FALSE;
-    case JSON_NODE_ARRAY:
-      return json_array_get_length (json_node_get_array (value)) > 0;
-    case JSON_NODE_OBJECT:
-      return TRUE;
-    case JSON_NODE_VALUE:
-    default:
-      break;
+      case JSON_NODE_NULL:
+        return FALSE;
+      case JSON_NODE_ARRAY:
+        return json_array_get_length (json_node_get_array (value)) > 0;
+      case JSON_NODE_OBJECT:
+        return TRUE;
+      case JSON_NODE_VALUE:
+      default:
+        break;
     }
   switch (json_node_get_value_type (value))
     {
-    case G_TYPE_BOOLEAN:
-      return json_node_get_boolean (value);
-    case G_TYPE_INT64:
-      return json_node_get_int (value) != 0;
-    case G_TYPE_DOUBLE:
-      return json_node_get_double (value) != 0.0;
-    case G_TYPE_STRING:
-      {
-        const char *s = json_node_get_string (value);
-        return s != NULL && *s != '\0';
-      }
-    default:
-      return TRUE;
+      case G_TYPE_BOOLEAN:
+        return json_node_get_boolean (value);
+      case G_TYPE_INT64:
+        return json_node_get_int (value) != 0;
+      case G_TYPE_DOUBLE:
+        return json_node_get_double (value) != 0.0;
+      case G_TYPE_STRING:
+        {
+          const char *s = json_node_get_string (value);
+          return s != NULL && *s != '\0';
+        }
+      default:
+        return TRUE;
     }
 }
 
@@ -586,47 +597,48 @@ value_text (JsonNode *value, char **owned)
     return "";
   switch (json_node_get_node_type (value))
     {
-    case JSON_NODE_NULL:
-      return "";
-    case JSON_NODE_ARRAY:
-    case JSON_NODE_OBJECT:
-      {
-        g_autoptr (JsonGenerator) gen = json_generator_new ();
+      case JSON_NODE_NULL:
+        return "";
+      case JSON_NODE_ARRAY:
+      case JSON_NODE_OBJECT:
+        {
+          g_autoptr (JsonGenerator) gen = json_generator_new ();
 
-        json_generator_set_root (gen, value);
-        *owned = json_generator_to_data (gen, NULL);
-        return *owned;
-      }
-    case JSON_NODE_VALUE:
-    default:
-      break;
+          json_generator_set_root (gen, value);
+          *owned = json_generator_to_data (gen, NULL);
+          return *owned;
+        }
+      case JSON_NODE_VALUE:
+      default:
+        break;
     }
   switch (json_node_get_value_type (value))
     {
-    case G_TYPE_STRING:
-      {
-        const char *s = json_node_get_string (value);
-        return s != NULL ? s : "";
-      }
-    case G_TYPE_BOOLEAN:
-      return json_node_get_boolean (value) ? "true" : "false";
-    case G_TYPE_INT64:
-      *owned = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (value));
-      return *owned;
-    case G_TYPE_DOUBLE:
-      {
-        double d = json_node_get_double (value);
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-        /* The shortest of %.15g and %.17g that reads back the same: 0.1, not 0.1000000000000001. */
-        g_ascii_formatd (buf, sizeof buf, "%.15g", d);
-        if (g_ascii_strtod (buf, NULL) != d)
-          g_ascii_formatd (buf, sizeof buf, "%.17g", d);
-        *owned = g_strdup (buf);
+      case G_TYPE_STRING:
+        {
+          const char *s = json_node_get_string (value);
+          return s != NULL ? s : "";
+        }
+      case G_TYPE_BOOLEAN:
+        return json_node_get_boolean (value) ? "true" : "false";
+      case G_TYPE_INT64:
+        *owned = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (value));
         return *owned;
-      }
-    default:
-      return "";
+      case G_TYPE_DOUBLE:
+        {
+          double d = json_node_get_double (value);
+          char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+          /* The shortest of %.15g and %.17g that reads back the same: 0.1, not 0.1000000000000001.
+           */
+          g_ascii_formatd (buf, sizeof buf, "%.15g", d);
+          if (g_ascii_strtod (buf, NULL) != d)
+            g_ascii_formatd (buf, sizeof buf, "%.17g", d);
+          *owned = g_strdup (buf);
+          return *owned;
+        }
+      default:
+        return "";
     }
 }
 
@@ -644,67 +656,68 @@ append_escaped (GString *out, const char *s, TsqTemplateEscape escape)
     }
   for (const char *p = s; *p; p++)
     {
-      guchar c = (guchar) *p;
+      guchar c = (guchar)*p;
       const char *rep = NULL;
       char buf[8];
 
       switch (escape)
         {
-        case TSQ_TEMPLATE_ESCAPE_HTML:
-          if (c == '&')
-            rep = "&amp;";
-          else if (c == '<')
-            rep = "&lt;";
-          else if (c == '>')
-            rep = "&gt;";
-          else if (c == '"')
-            rep = "&quot;";
-          else if (c == '\'')
-            rep = "&#39;";
-          break;
-        case TSQ_TEMPLATE_ESCAPE_LINE:
-          /* A value must not start a new header line in an email subject. */
-          if (c < 0x20 || c == 0x7f)
-            rep = " ";
-          else if (c == 0xe2 && (guchar) p[1] == 0x80 && ((guchar) p[2] == 0xa8 || (guchar) p[2] == 0xa9))
-            {
-              g_string_append_len (out, run, p - run);
-              g_string_append_c (out, ' ');
-              p += 2;
-              run = p + 1;
-              continue;
-            }
-          break;
-        default:
-          if (slack && c == '&')
-            rep = "&amp;";
-          else if (slack && c == '<')
-            rep = "&lt;";
-          else if (slack && c == '>')
-            rep = "&gt;";
-          else if (json && (c == '"' || c == '\\'))
-            {
-              buf[0] = '\\';
-              buf[1] = (char) c;
-              buf[2] = '\0';
-              rep = buf;
-            }
-          else if (json && c < 0x20)
-            {
-              g_snprintf (buf, sizeof buf, "\\u%04x", c);
-              rep = buf;
-            }
-          else if (json && c == 0xe2 && (guchar) p[1] == 0x80
-                   && ((guchar) p[2] == 0xa8 || (guchar) p[2] == 0xa9))
-            {
-              /* U+2028/U+2029 are valid in JSON but end a line in JavaScript. */
-              g_string_append_len (out, run, p - run);
-              g_string_append (out, (guchar) p[2] == 0xa8 ? "\\u2028" : "\\u2029");
-              p += 2;
-              run = p + 1;
-              continue;
-            }
-          break;
+          case TSQ_TEMPLATE_ESCAPE_HTML:
+            if (c == '&')
+              rep = "&amp;";
+            else if (c == '<')
+              rep = "&lt;";
+            else if (c == '>')
+              rep = "&gt;";
+            else if (c == '"')
+              rep = "&quot;";
+            else if (c == '\'')
+              rep = "&#39;";
+            break;
+          case TSQ_TEMPLATE_ESCAPE_LINE:
+            /* A value must not start a new header line in an email subject. */
+            if (c < 0x20 || c == 0x7f)
+              rep = " ";
+            else if (c == 0xe2 && (guchar)p[1] == 0x80
+                     && ((guchar)p[2] == 0xa8 || (guchar)p[2] == 0xa9))
+              {
+                g_string_append_len (out, run, p - run);
+                g_string_append_c (out, ' ');
+                p += 2;
+                run = p + 1;
+                continue;
+              }
+            break;
+          default:
+            if (slack && c == '&')
+              rep = "&amp;";
+            else if (slack && c == '<')
+              rep = "&lt;";
+            else if (slack && c == '>')
+              rep = "&gt;";
+            else if (json && (c == '"' || c == '\\'))
+              {
+                buf[0] = '\\';
+                buf[1] = (char)c;
+                buf[2] = '\0';
+                rep = buf;
+              }
+            else if (json && c < 0x20)
+              {
+                g_snprintf (buf, sizeof buf, "\\u%04x", c);
+                rep = buf;
+              }
+            else if (json && c == 0xe2 && (guchar)p[1] == 0x80
+                     && ((guchar)p[2] == 0xa8 || (guchar)p[2] == 0xa9))
+              {
+                /* U+2028/U+2029 are valid in JSON but end a line in JavaScript. */
+                g_string_append_len (out, run, p - run);
+                g_string_append (out, (guchar)p[2] == 0xa8 ? "\\u2028" : "\\u2029");
+                p += 2;
+                run = p + 1;
+                continue;
+              }
+            break;
         }
       if (rep != NULL)
         {
@@ -783,21 +796,21 @@ render_nodes (Renderer *r, GPtrArray *nodes)
       value = lookup (r, node, &owned);
       switch (node->kind)
         {
-        case NODE_VAR:
-        case NODE_RAW:
-          render_value (r, value, node->kind == NODE_RAW);
-          break;
-        case NODE_SECTION:
-          if (is_truthy (value))
-            render_section (r, node, value);
-          break;
-        case NODE_INVERTED:
-          if (!is_truthy (value))
-            render_nodes (r, node->children);
-          break;
-        case NODE_TEXT:
-        default:
-          break;
+          case NODE_VAR:
+          case NODE_RAW:
+            render_value (r, value, node->kind == NODE_RAW);
+            break;
+          case NODE_SECTION:
+            if (is_truthy (value))
+              render_section (r, node, value);
+            break;
+          case NODE_INVERTED:
+            if (!is_truthy (value))
+              render_nodes (r, node->children);
+            break;
+          case NODE_TEXT:
+          default:
+            break;
         }
     }
 }
@@ -839,8 +852,8 @@ struct _TsqTemplateSet
 /* Longest suffixes first: ".subject.txt" before ".txt", ".slack.json" before ".json". */
 static const struct
 {
-  const char       *suffix;
-  const char       *part;
+  const char *suffix;
+  const char *part;
   TsqTemplateEscape escape;
 } suffixes[] = {
   { ".subject.txt", "subject", TSQ_TEMPLATE_ESCAPE_LINE },
@@ -867,7 +880,7 @@ is_identifier (const char *s, gssize len)
 static int
 compare_strings (gconstpointer a, gconstpointer b)
 {
-  return strcmp (*(char *const *) a, *(char *const *) b);
+  return strcmp (*(char *const *)a, *(char *const *)b);
 }
 
 static gboolean
@@ -896,8 +909,8 @@ load_template_file (const char *path, TsqTemplateEscape escape, GError **error)
     }
   if (strlen (contents) != length)
     {
-      g_set_error (error, TSQ_TEMPLATE_ERROR, TSQ_TEMPLATE_ERROR_INVALID,
-                   "%s: contains a NUL byte", path);
+      g_set_error (error, TSQ_TEMPLATE_ERROR, TSQ_TEMPLATE_ERROR_INVALID, "%s: contains a NUL byte",
+                   path);
       return NULL;
     }
   /* Editors end files with a newline; it must not end up in a subject or an SMS. */
@@ -957,14 +970,13 @@ load_channel (TsqTemplateSet *self, const char *dir, const char *channel, GError
                        path);
           return FALSE;
         }
-      key = g_strdup_printf ("%s/%.*s/%s", channel, (int) (file_len - strlen (suffixes[s].suffix)),
+      key = g_strdup_printf ("%s/%.*s/%s", channel, (int)(file_len - strlen (suffixes[s].suffix)),
                              file, suffixes[s].part);
       other = g_hash_table_lookup (seen, key);
       if (other != NULL)
         {
           g_set_error (error, TSQ_TEMPLATE_ERROR, TSQ_TEMPLATE_ERROR_INVALID,
-                       "%s: %s/%s is the same template (%s); keep one", path, channel, other,
-                       key);
+                       "%s: %s/%s is the same template (%s); keep one", path, channel, other, key);
           return FALSE;
         }
       template = load_template_file (path, suffixes[s].escape, error);
@@ -1046,8 +1058,8 @@ tsq_template_set_load_dirs (const char *const *dirs, GError **error)
   g_return_val_if_fail (dirs != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  self->templates = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                           (GDestroyNotify) tsq_template_free);
+  self->templates
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)tsq_template_free);
   for (guint i = 0; dirs[i] != NULL; i++)
     if (!load_dir (self, dirs[i], error))
       return NULL;
@@ -1096,9 +1108,9 @@ tsq_template_set_load_default (GError **error)
 
 const TsqTemplate *
 tsq_template_set_lookup (const TsqTemplateSet *self,
-                         const char           *channel,
-                         const char           *alert_type,
-                         const char           *part)
+                         const char *channel,
+                         const char *alert_type,
+                         const char *part)
 {
   g_autofree char *key = NULL;
   const TsqTemplate *template;
@@ -1120,10 +1132,10 @@ tsq_template_set_lookup (const TsqTemplateSet *self,
 
 char *
 tsq_template_set_render (const TsqTemplateSet *self,
-                         const char           *channel,
-                         const char           *alert_type,
-                         const char           *part,
-                         JsonObject           *context)
+                         const char *channel,
+                         const char *alert_type,
+                         const char *part,
+                         JsonObject *context)
 {
   const TsqTemplate *template = tsq_template_set_lookup (self, channel, alert_type, part);
 
@@ -1141,7 +1153,7 @@ tsq_template_set_get_channels (const TsqTemplateSet *self)
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {
       const char *slash = strchr (key, '/');
-      g_autofree char *channel = g_strndup (key, slash - (const char *) key);
+      g_autofree char *channel = g_strndup (key, slash - (const char *)key);
       gboolean found = FALSE;
 
       for (guint i = 0; i < channels->len && !found; i++)
@@ -1151,7 +1163,7 @@ tsq_template_set_get_channels (const TsqTemplateSet *self)
     }
   g_ptr_array_sort (channels, compare_strings);
   g_ptr_array_add (channels, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&channels), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&channels), FALSE);
 }
 
 guint

@@ -35,9 +35,8 @@ typedef enum
 } TsqTemplateEscape;
 
 /* "text", "html", "json", "slack", "slack-json", "line". */
-const char *tsq_template_escape_to_string   (TsqTemplateEscape  escape);
-gboolean    tsq_template_escape_from_string (const char        *str,
-                                             TsqTemplateEscape *escape);
+const char *tsq_template_escape_to_string (TsqTemplateEscape escape);
+gboolean tsq_template_escape_from_string (const char *str, TsqTemplateEscape *escape);
 
 /* Nesting of sections deeper than this is a syntax error. */
 #define TSQ_TEMPLATE_MAX_DEPTH 32
@@ -46,17 +45,14 @@ typedef struct _TsqTemplate TsqTemplate;
 
 /* Parses TEXT (UTF-8) once. NAME is used in error messages ("name:line:column: ..."; lines and
  * columns count from 1, columns in characters) and may be NULL ("<template>"). */
-TsqTemplate      *tsq_template_parse      (const char        *text,
-                                           TsqTemplateEscape  escape,
-                                           const char        *name,
-                                           GError           **error);
+TsqTemplate *
+tsq_template_parse (const char *text, TsqTemplateEscape escape, const char *name, GError **error);
 /* Renders with CONTEXT (may be NULL). Never fails: missing values render empty; the result is
  * always valid UTF-8 (invalid sequences in values become U+FFFD). */
-char             *tsq_template_render     (const TsqTemplate *self,
-                                           JsonObject        *context);
-const char       *tsq_template_get_name   (const TsqTemplate *self);
+char *tsq_template_render (const TsqTemplate *self, JsonObject *context);
+const char *tsq_template_get_name (const TsqTemplate *self);
 TsqTemplateEscape tsq_template_get_escape (const TsqTemplate *self);
-void              tsq_template_free       (TsqTemplate       *self);
+void tsq_template_free (TsqTemplate *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqTemplate, tsq_template_free)
 
@@ -72,30 +68,28 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqTemplate, tsq_template_free)
  * *.md are ignored; anything else that does not fit is an error. */
 typedef struct _TsqTemplateSet TsqTemplateSet;
 
-TsqTemplateSet    *tsq_template_set_load          (const char           *dir,
-                                                   GError              **error);
+TsqTemplateSet *tsq_template_set_load (const char *dir, GError **error);
 /* Several directories, later ones overriding earlier ones file by file (defaults, then the
  * user's). NULL-terminated. */
-TsqTemplateSet    *tsq_template_set_load_dirs     (const char *const    *dirs,
-                                                   GError              **error);
+TsqTemplateSet *tsq_template_set_load_dirs (const char *const *dirs, GError **error);
 /* data/templates from $TSQ_DATA_DIR, the source tree or the installed data dir. */
-TsqTemplateSet    *tsq_template_set_load_default  (GError              **error);
+TsqTemplateSet *tsq_template_set_load_default (GError **error);
 /* The template for CHANNEL / ALERT_TYPE / PART ("subject", "body", "html"), falling back to the
  * channel's default.<suffix>; NULL if the channel has no such part. Owned by the set. */
-const TsqTemplate *tsq_template_set_lookup        (const TsqTemplateSet *self,
-                                                   const char           *channel,
-                                                   const char           *alert_type,
-                                                   const char           *part);
+const TsqTemplate *tsq_template_set_lookup (const TsqTemplateSet *self,
+                                            const char *channel,
+                                            const char *alert_type,
+                                            const char *part);
 /* lookup + render; NULL if there is no such template. */
-char              *tsq_template_set_render        (const TsqTemplateSet *self,
-                                                   const char           *channel,
-                                                   const char           *alert_type,
-                                                   const char           *part,
-                                                   JsonObject           *context);
+char *tsq_template_set_render (const TsqTemplateSet *self,
+                               const char *channel,
+                               const char *alert_type,
+                               const char *part,
+                               JsonObject *context);
 /* Sorted channel names; free with g_strfreev. */
-char             **tsq_template_set_get_channels  (const TsqTemplateSet *self);
-guint              tsq_template_set_get_size      (const TsqTemplateSet *self);
-void               tsq_template_set_free          (TsqTemplateSet       *self);
+char **tsq_template_set_get_channels (const TsqTemplateSet *self);
+guint tsq_template_set_get_size (const TsqTemplateSet *self);
+void tsq_template_set_free (TsqTemplateSet *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqTemplateSet, tsq_template_set_free)
 

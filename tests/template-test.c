@@ -31,12 +31,12 @@ render (const char *text, TsqTemplateEscape escape, const char *context_json)
   return tsq_template_render (t, context);
 }
 
-#define assert_render(text, escape, ctx, expected)                                               \
-  G_STMT_START                                                                                   \
-  {                                                                                              \
-    g_autofree char *_out = render (text, escape, ctx);                                          \
-    g_assert_cmpstr (_out, ==, expected);                                                        \
-  }                                                                                              \
+#define assert_render(text, escape, ctx, expected)                                                 \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    g_autofree char *_out = render (text, escape, ctx);                                            \
+    g_assert_cmpstr (_out, ==, expected);                                                          \
+  }                                                                                                \
   G_STMT_END
 
 #define TEXT TSQ_TEMPLATE_ESCAPE_TEXT
@@ -56,8 +56,9 @@ test_variables (void)
   assert_render ("{{n}} {{neg}} {{d}} {{big}} {{t}} {{f}} {{z}}", TEXT, ctx_basic,
                  "42 -7 0.1 1e+300 true false 0");
   /* Missing values, null and paths through non-objects render empty. */
-  assert_render ("[{{missing}}][{{nul}}][{{alert.nope}}][{{name.length}}][{{alert.monitor.name.x}}]",
-                 TEXT, ctx_basic, "[][][][][]");
+  assert_render (
+    "[{{missing}}][{{nul}}][{{alert.nope}}][{{name.length}}][{{alert.monitor.name.x}}]", TEXT,
+    ctx_basic, "[][][][][]");
   /* Arrays and objects render as compact JSON. */
   assert_render ("{{arr}} {{obj}}", TEXT, ctx_basic, "[1,\"two\",null] {\"k\":\"v\"}");
   /* {{.}} at the top is the whole context; a NULL context renders everything empty. */
@@ -139,8 +140,9 @@ test_comments_and_standalone (void)
   assert_render ("  {{yes}}\n", TEXT, ctx, "  true\n");
 }
 
-static const char *hostile = "quote\" back\\slash nl\nret\r tab\t nul-ish\x01\x1f <tag> & amp 'single'"
-                             " emoji 🚨 line-sep\xe2\x80\xa8 para\xe2\x80\xa9 del\x7f end";
+static const char *hostile
+  = "quote\" back\\slash nl\nret\r tab\t nul-ish\x01\x1f <tag> & amp 'single'"
+    " emoji 🚨 line-sep\xe2\x80\xa8 para\xe2\x80\xa9 del\x7f end";
 
 static JsonObject *
 hostile_context (void)
@@ -193,9 +195,11 @@ test_escape_modes (void)
   }
   /* html: the five characters, nothing else. */
   {
-    g_autofree char *out = render_with ("<p title=\"{{v}}\">{{v}}</p>", TSQ_TEMPLATE_ESCAPE_HTML, ctx);
-    const char *esc = "quote&quot; back\\slash nl\nret\r tab\t nul-ish\x01\x1f &lt;tag&gt; &amp; amp "
-                      "&#39;single&#39; emoji 🚨 line-sep\xe2\x80\xa8 para\xe2\x80\xa9 del\x7f end";
+    g_autofree char *out
+      = render_with ("<p title=\"{{v}}\">{{v}}</p>", TSQ_TEMPLATE_ESCAPE_HTML, ctx);
+    const char *esc
+      = "quote&quot; back\\slash nl\nret\r tab\t nul-ish\x01\x1f &lt;tag&gt; &amp; amp "
+        "&#39;single&#39; emoji 🚨 line-sep\xe2\x80\xa8 para\xe2\x80\xa9 del\x7f end";
     g_autofree char *expected = g_strdup_printf ("<p title=\"%s\">%s</p>", esc, esc);
 
     g_assert_cmpstr (out, ==, expected);
@@ -210,8 +214,8 @@ test_escape_modes (void)
   }
   /* json: exact escapes, and the document parses back to the original value. */
   {
-    g_autofree char *out = render_with ("{\"v\": \"{{v}}\", \"bad\": \"{{bad}}\"}",
-                                        TSQ_TEMPLATE_ESCAPE_JSON, ctx);
+    g_autofree char *out
+      = render_with ("{\"v\": \"{{v}}\", \"bad\": \"{{bad}}\"}", TSQ_TEMPLATE_ESCAPE_JSON, ctx);
     g_autofree char *v = json_member (out, "v");
     g_autofree char *bad = json_member (out, "bad");
 
@@ -270,8 +274,7 @@ static void
 test_errors (void)
 {
   assert_parse_error ("{{#a}}x", "x.txt:1:1: unclosed section 'a': no '{{/a}}'");
-  assert_parse_error ("{{#a}}\n  {{#b}}\n{{/b}}",
-                      "x.txt:1:1: unclosed section 'a': no '{{/a}}'");
+  assert_parse_error ("{{#a}}\n  {{#b}}\n{{/b}}", "x.txt:1:1: unclosed section 'a': no '{{/a}}'");
   assert_parse_error ("{{#a}}\n  {{#b}}\n", "x.txt:2:3: unclosed section 'b': no '{{/b}}'");
   assert_parse_error ("ab\n  {{#a}}{{/b}}",
                       "x.txt:2:9: '{{/b}}' does not match the open section 'a' (opened at 2:3)");
@@ -291,11 +294,13 @@ test_errors (void)
   assert_parse_error ("{{> partial}}", "x.txt:1:1: {{> ...}} (partials) is not supported");
   assert_parse_error ("{{=<% %>=}}", "x.txt:1:1: {{= ...}} (delimiter changes) is not supported");
   assert_parse_error (
-    "{{a b}}", "x.txt:1:1: invalid name 'a b': names are letters, digits, '_' and '-' joined by '.'");
+    "{{a b}}",
+    "x.txt:1:1: invalid name 'a b': names are letters, digits, '_' and '-' joined by '.'");
   assert_parse_error ("{{a..b}}", "x.txt:1:1: invalid name 'a..b': empty part in a dotted name");
-  assert_parse_error ("{{#.a}}{{/.a}}", "x.txt:1:1: invalid name '.a': empty part in a dotted name");
-  assert_parse_error ("{{@foo}}",
-                      "x.txt:1:1: unknown name '@foo' (only @index, @number, @first and @last exist)");
+  assert_parse_error ("{{#.a}}{{/.a}}",
+                      "x.txt:1:1: invalid name '.a': empty part in a dotted name");
+  assert_parse_error (
+    "{{@foo}}", "x.txt:1:1: unknown name '@foo' (only @index, @number, @first and @last exist)");
   assert_parse_error ("ok\n\xff", "x.txt:2:1: invalid UTF-8");
   assert_parse_error ("a\r\n {{x", "x.txt:2:2: unclosed tag: '{{' without '}}'");
 
@@ -349,7 +354,7 @@ test_accessors (void)
 
   g_assert_cmpstr (tsq_template_get_name (t), ==, "name");
   g_assert_cmpint (tsq_template_get_escape (t), ==, TSQ_TEMPLATE_ESCAPE_SLACK);
-  g_assert_null (tsq_template_parse ("x", (TsqTemplateEscape) 99, "n", &error));
+  g_assert_null (tsq_template_parse ("x", (TsqTemplateEscape)99, "n", &error));
   g_assert_error (error, TSQ_TEMPLATE_ERROR, TSQ_TEMPLATE_ERROR_INVALID);
 }
 
@@ -379,11 +384,11 @@ remove_file (const char *dir, const char *relative)
 
 static void
 assert_set_render (TsqTemplateSet *set,
-                   const char     *channel,
-                   const char     *type,
-                   const char     *part,
-                   JsonObject     *ctx,
-                   const char     *expected)
+                   const char *channel,
+                   const char *type,
+                   const char *part,
+                   JsonObject *ctx,
+                   const char *expected)
 {
   g_autofree char *out = tsq_template_set_render (set, channel, type, part, ctx);
 
@@ -459,8 +464,7 @@ test_set_load (void)
     assert_set_render (set, "slack", "resolved", "body", ctx, "{\"plain\": \"<&>\\\"\"}");
     assert_set_render (set, "slack", "test", "body", ctx, "{\"text\": \"test &lt;&amp;&gt;\\\"\"}");
     assert_set_render (set, "email", "resolved", "subject", ctx, "Mine: <&>\"");
-    assert_set_render (set, "email", "acknowledged", "subject", ctx,
-                       "Default subject line1 line2");
+    assert_set_render (set, "email", "acknowledged", "subject", ctx, "Default subject line1 line2");
     assert_set_render (set, "pager", "x", "body", ctx, "page <&>\"");
     g_clear_pointer (&set, tsq_template_set_free);
   }
@@ -569,7 +573,8 @@ make_alert (guint i, gboolean nasty)
   json_object_set_string_member (alert, "severity", i == 0 ? "critical" : "warning");
   json_object_set_string_member (alert, "state", "triggered");
   json_object_set_string_member (alert, "rule", "default-availability");
-  json_object_set_string_member (alert, "type", i == 0 ? "availability.down" : "technology.version_changed");
+  json_object_set_string_member (alert, "type",
+                                 i == 0 ? "availability.down" : "technology.version_changed");
   json_object_set_string_member (alert, "subject", nasty ? "jQuery \"<script>\" & co" : "jQuery");
   if (i % 3 != 2)
     json_object_set_string_member (alert, "old", nasty ? "3.4.1\n\"old\" <b>\\" : "3.4.1");
@@ -583,7 +588,8 @@ make_alert (guint i, gboolean nasty)
   json_object_set_string_member (alert, "triggered_at", "2024-05-01T12:00:00Z");
   json_object_set_string_member (alert, "url", "https://shop.example.com/?a=1&b=<2>");
   json_object_set_string_member (monitor, "id", "mon-1");
-  json_object_set_string_member (monitor, "name", nasty ? "Shop <main> & \"co\" ✓" : "Example shop");
+  json_object_set_string_member (monitor, "name",
+                                 nasty ? "Shop <main> & \"co\" ✓" : "Example shop");
   json_object_set_string_member (monitor, "url", "https://shop.example.com/");
   json_object_set_object_member (alert, "monitor", monitor);
   return alert;
@@ -609,13 +615,15 @@ make_context (const char *type, guint n_alerts, gboolean nasty, gboolean with_li
         {
           json_object_set_string_member (alert, "state", "acknowledged");
           json_object_set_string_member (alert, "acknowledged_at", "2024-05-01T12:10:00Z");
-          json_object_set_string_member (alert, "acknowledged_by", nasty ? "ops \"<lead>\"" : "ops");
+          json_object_set_string_member (alert, "acknowledged_by",
+                                         nasty ? "ops \"<lead>\"" : "ops");
         }
       if (strcmp (type, "resolved") == 0)
         {
           json_object_set_string_member (alert, "state", "resolved");
           json_object_set_string_member (alert, "resolved_at", "2024-05-01T13:00:00Z");
-          json_object_set_string_member (alert, "resolution", nasty ? "back <up> & \"fine\"" : "site back up (200)");
+          json_object_set_string_member (alert, "resolution",
+                                         nasty ? "back <up> & \"fine\"" : "site back up (200)");
         }
       if (i == 0)
         json_object_set_object_member (ctx, "alert", json_object_ref (alert));
@@ -713,7 +721,7 @@ check_webhook (JsonNode *root, JsonObject *ctx, const char *type, const char *wh
         tsq_json_get_string (tsq_json_get_object (alert, "monitor"), "name", NULL), ==,
         tsq_json_get_string (tsq_json_get_object (ctx_alert, "monitor"), "name", NULL));
     }
-  (void) where;
+  (void)where;
 }
 
 static void
@@ -722,7 +730,7 @@ check_rendered (const char *channel,
                 const char *part,
                 JsonObject *ctx,
                 const char *out,
-                gboolean    nasty)
+                gboolean nasty)
 {
   g_autofree char *where = g_strdup_printf ("%s/%s/%s", channel, type, part);
 
@@ -836,9 +844,11 @@ test_defaults_content (void)
   g_autofree char *body = tsq_template_set_render (set, "email", "triggered", "body", ctx);
   g_autofree char *html = tsq_template_set_render (set, "email", "triggered", "html", ctx);
   g_autofree char *sms = tsq_template_set_render (set, "sms", "triggered", "body", ctx);
-  g_autofree char *r_subject = tsq_template_set_render (set, "email", "resolved", "subject", resolved);
+  g_autofree char *r_subject
+    = tsq_template_set_render (set, "email", "resolved", "subject", resolved);
   g_autofree char *r_body = tsq_template_set_render (set, "email", "resolved", "body", resolved);
-  g_autofree char *e_subject = tsq_template_set_render (set, "email", "escalated", "subject", escalated);
+  g_autofree char *e_subject
+    = tsq_template_set_render (set, "email", "escalated", "subject", escalated);
   g_autofree char *g_body = tsq_template_set_render (set, "email", "grouped", "body", grouped);
   g_autofree char *g_slack = tsq_template_set_render (set, "slack", "grouped", "body", grouped);
 
@@ -858,8 +868,9 @@ test_defaults_content (void)
   g_assert_nonnull (strstr (sms, "Example shop"));
   g_assert_cmpstr (r_subject, ==, "[resolved] Example shop: jQuery changed from 3.4.1 to 3.7.1");
   g_assert_nonnull (strstr (r_body, "Resolved at:  2024-05-01T13:00:00Z (site back up (200))"));
-  g_assert_cmpstr (e_subject, ==,
-                   "[critical, escalated to level 2] Example shop: jQuery changed from 3.4.1 to 3.7.1");
+  g_assert_cmpstr (
+    e_subject, ==,
+    "[critical, escalated to level 2] Example shop: jQuery changed from 3.4.1 to 3.7.1");
   g_assert_nonnull (strstr (g_body, "1. [critical]"));
   g_assert_nonnull (strstr (g_body, "3. [warning]"));
   g_assert_nonnull (strstr (g_body, ": 3.4.1 -> (none)"));
@@ -875,9 +886,10 @@ static void
 test_fuzz (void)
 {
   static const char *const alphabet[] = {
-    "{{", "}}", "{{{", "}}}", "{", "}", "#", "^", "/", "!", "&", ".", "a", "b", "list", " ",
-    "\n", "x", "@first", "@last", "@index", "é", "🚀", "\t", ">", "=", "{{#a}}", "{{/a}}",
-    "{{#list}}", "{{/list}}", "{{.}}", "{{a.b}}", "\r\n",
+    "{{",     "}}",        "{{{",       "}}}",   "{",       "}",    "#", "^",  "/",
+    "!",      "&",         ".",         "a",     "b",       "list", " ", "\n", "x",
+    "@first", "@last",     "@index",    "é",     "🚀",       "\t",   ">", "=",  "{{#a}}",
+    "{{/a}}", "{{#list}}", "{{/list}}", "{{.}}", "{{a.b}}", "\r\n",
   };
   g_autoptr (JsonObject) ctx
     = parse_object ("{\"a\":{\"b\":\"<ab>\",\"a\":[1,2]},\"b\":true,\"list\":[{\"a\":1},"
@@ -921,12 +933,38 @@ test_fuzz (void)
   g_assert_cmpuint (invalid, >, 500);
 }
 
+/* Big inputs stay linear: many comments between text, long sections, a long value. */
+static void
+test_large (void)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GString) value = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TsqTemplate) t = NULL;
+  g_autoptr (JsonObject) ctx = json_object_new ();
+  g_autofree char *out = NULL;
+
+  for (guint i = 0; i < 200000; i++)
+    g_string_append (text, "a{{! c }}");
+  for (guint i = 0; i < 20000; i++)
+    g_string_append (text, "{{#t}}b{{/t}}");
+  g_string_append (text, "{{v}}");
+  for (guint i = 0; i < 100000; i++)
+    g_string_append (value, "<\"&\n");
+  json_object_set_boolean_member (ctx, "t", TRUE);
+  json_object_set_string_member (ctx, "v", value->str);
+  t = tsq_template_parse (text->str, TSQ_TEMPLATE_ESCAPE_JSON, "large", &error);
+  g_assert_no_error (error);
+  out = tsq_template_render (t, ctx);
+  g_assert_cmpuint (strlen (out), ==, 200000 + 20000 + 100000 * strlen ("<\\\"&\\u000a"));
+}
+
 typedef struct
 {
   const TsqTemplate *template;
-  JsonObject        *ctx;
-  const char        *expected;
-  gboolean           ok;
+  JsonObject *ctx;
+  const char *expected;
+  gboolean ok;
 } ThreadData;
 
 static gpointer
@@ -966,7 +1004,7 @@ test_speed_and_threads (void)
       g_assert_cmpuint (strlen (out), ==, strlen (expected));
     }
   g_test_message ("webhook body with 20 alerts (%zu bytes): %.1f us per render", strlen (expected),
-                  (double) (g_get_monotonic_time () - start) / n);
+                  (double)(g_get_monotonic_time () - start) / n);
 
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     {
@@ -996,6 +1034,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tsq/template/defaults", test_defaults);
   g_test_add_func ("/tsq/template/defaults-content", test_defaults_content);
   g_test_add_func ("/tsq/template/fuzz", test_fuzz);
+  g_test_add_func ("/tsq/template/large", test_large);
   g_test_add_func ("/tsq/template/speed-threads", test_speed_and_threads);
   return g_test_run ();
 }
