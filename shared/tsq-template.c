@@ -201,6 +201,17 @@ parse_name (Parser *parser, Node *node, const char *tag, const char *start, cons
   return TRUE;
 }
 
+/* The first "cc" in S. Not strstr: sanitizers' strstr reads the whole haystack each call, which
+ * makes a template with many tags quadratic under ASan. */
+static const char *
+find_double (const char *s, char c)
+{
+  for (s = strchr (s, c); s != NULL; s = strchr (s + 1, c))
+    if (s[1] == c)
+      return s;
+  return NULL;
+}
+
 static void
 append_text (GPtrArray *nodes, const char *start, const char *end)
 {
@@ -253,7 +264,7 @@ parse_nodes (Parser *parser)
   for (;;)
     {
       GPtrArray *nodes = depth > 0 ? stack[depth - 1].node->children : root;
-      const char *tag = strstr (p, "{{");
+      const char *tag = find_double (p, '{');
       const char *content, *content_end, *tag_end;
       const char *text_end;
       char sigil;
@@ -285,7 +296,7 @@ parse_nodes (Parser *parser)
       if (sigil == '!')
         {
           /* Comments may span lines. */
-          content_end = strstr (content, "}}");
+          content_end = find_double (content, '}');
           if (content_end == NULL)
             {
               parse_fail (parser, tag, "unclosed comment: '{{!' without '}}'");
