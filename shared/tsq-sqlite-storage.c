@@ -39,7 +39,8 @@ struct _TsqSqliteStorage
   /* An atomic group (tsq_storage_transaction_begin): a savepoint inside the batch transaction.
    * Nothing commits while it is open. */
   gboolean in_group;
-  gboolean group_failed;      /* SQLite rolled back the whole transaction inside the group */
+  gboolean group_failed;      /* a write in the group failed: the group can only roll back */
+  GError *group_error;        /* ... the first such failure */
   guint pending_before_group; /* batched writes that were pending when the group started */
 
   gint64 data_version; /* PRAGMA data_version when cached_revision was read */
@@ -380,6 +381,22 @@ schedule_flush (TsqSqliteStorage *self)
   g_source_attach (self->flush_source, context);
 }
 
+/* A write inside an atomic group failed (or was refused): the group is doomed, so that a caller
+ * who ignores the error cannot commit an alert without its notification. */
+static void
+fail_group (TsqSqliteStorage *self, GError **error)
+{
+  if (!self->in_group || self->group_failed)
+    return;
+  self->group_failed = TRUE;
+  g_clear_error (&self->group_error);
+  if (error != NULL && *error != NULL)
+    self->group_error = g_error_copy (*error);
+  else
+    self->group_error = g_error_new_literal (TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_FAILED,
+                                             "a write in the transaction failed");
+}
+
 /* Starts one write: the batch transaction (if none is open) and a savepoint for this write. */
 static gboolean
 op_begin (TsqSqliteStorage *self, GError **error)
@@ -389,10 +406,10 @@ op_begin (TsqSqliteStorage *self, GError **error)
   if (self->in_group && (self->group_failed || sqlite3_get_autocommit (self->db)))
     {
       /* Starting a fresh transaction here would commit the rest of the group on its own. */
-      self->group_failed = TRUE;
+      fail_group (self, NULL);
       g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_FAILED,
-                   "the database %s rolled back the open transaction; roll it back and retry",
-                   self->path);
+                   "an earlier write in this transaction failed (%s); roll it back",
+                   self->group_error->message);
       return FALSE;
     }
   if (sqlite3_get_autocommit (self->db))
@@ -424,9 +441,7 @@ op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
           sqlite3_exec (self->db, "ROLLBACK TO tsq_op", NULL, NULL, NULL);
           sqlite3_exec (self->db, "RELEASE tsq_op", NULL, NULL, NULL);
           if (self->in_group)
-            {
-              /* The caller decides whether the group goes on without this write. */
-            }
+            fail_group (self, error);
           else if (self->pending == 0)
             {
               /* Nothing else in the transaction: do not hold the write lock for nothing. */
@@ -447,7 +462,7 @@ op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
         {
           /* SQLite rolled back the whole transaction (disk full, I/O error). */
           add_lost_writes (error, batch_ended (self));
-          self->group_failed = self->in_group;
+          fail_group (self, error);
         }
       return FALSE;
     }
@@ -457,7 +472,7 @@ op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
       if (sqlite3_get_autocommit (self->db))
         {
           add_lost_writes (error, batch_ended (self));
-          self->group_failed = self->in_group;
+          fail_group (self, error);
         }
       return FALSE;
     }
@@ -507,6 +522,7 @@ sqlite_transaction_begin (TsqStorage *s, GError **error)
     }
   self->in_group = TRUE;
   self->group_failed = FALSE;
+  g_clear_error (&self->group_error);
   self->pending_before_group = self->pending;
   return TRUE;
 }
@@ -549,16 +565,19 @@ sqlite_transaction_commit (TsqStorage *s, GError **error)
     }
   if (self->group_failed || sqlite3_get_autocommit (self->db))
     {
-      self->in_group = FALSE;
-      batch_ended (self);
-      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_FAILED,
-                   "the database %s rolled back the transaction; nothing of it was stored",
-                   self->path);
+      fail_group (self, NULL);
+      sqlite_transaction_rollback (s);
+      /* Same code as the first failure (FULL stays FULL). */
+      g_set_error (error, TSQ_STORAGE_ERROR, self->group_error->code,
+                   "the transaction was rolled back, nothing of it was stored: %s",
+                   self->group_error->message);
+      g_clear_error (&self->group_error);
       return FALSE;
     }
   self->in_group = FALSE;
   if (!exec (self, "RELEASE tsq_group", "cannot commit to the database", error))
     {
+      self->in_group = TRUE;
       sqlite_transaction_rollback (s);
       return FALSE;
     }
@@ -1375,7 +1394,7 @@ insert_changes (TsqSqliteStorage *self,
 }
 
 static gboolean
-sqlite_add_changes (
+add_changes (
   TsqStorage *s, const char *monitor_id, gint64 scan_id, JsonArray *changes, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
@@ -1604,6 +1623,7 @@ sqlite_add_alert (TsqStorage *s, JsonObject *alert, GError **error)
     {
       g_set_error_literal (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID,
                            "an alert needs a string member “monitor_id”");
+      fail_group (self, error);
       return -1;
     }
   if (!op_begin (self, error))
@@ -1768,6 +1788,7 @@ sqlite_upsert_open_alert (TsqStorage *s, JsonObject *alert, gboolean *out_create
   if (!parse_alert_upsert (alert, &u, error))
     {
       g_free (u.payload);
+      fail_group (self, error);
       return -1;
     }
   if (!op_begin (self, error))
@@ -2076,7 +2097,7 @@ sqlite_set_alert_escalation (TsqStorage *s,
 /* ---- silences ---- */
 
 static gint64
-sqlite_add_silence (TsqStorage *s, JsonObject *silence, GError **error)
+add_silence (TsqStorage *s, JsonObject *silence, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   const char *what = "a silence";
@@ -2282,7 +2303,7 @@ check_alert_ids (JsonObject *notification, GError **error)
 }
 
 static char *
-sqlite_outbox_enqueue (TsqStorage *s, JsonObject *notification, GError **error)
+outbox_enqueue (TsqStorage *s, JsonObject *notification, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   const char *what = "a notification";
@@ -2853,6 +2874,39 @@ sqlite_prune (TsqStorage *s, gint64 raw_results_before_us, gint64 metrics_before
   return op_end (self, ok, FALSE, error);
 }
 
+/* ---- writes refused before they reach the database also doom an open group ---- */
+
+static gboolean
+sqlite_add_changes (
+  TsqStorage *s, const char *monitor_id, gint64 scan_id, JsonArray *changes, GError **error)
+{
+  gboolean ok = add_changes (s, monitor_id, scan_id, changes, error);
+
+  if (!ok)
+    fail_group (TSQ_SQLITE_STORAGE (s), error);
+  return ok;
+}
+
+static gint64
+sqlite_add_silence (TsqStorage *s, JsonObject *silence, GError **error)
+{
+  gint64 id = add_silence (s, silence, error);
+
+  if (id < 0)
+    fail_group (TSQ_SQLITE_STORAGE (s), error);
+  return id;
+}
+
+static char *
+sqlite_outbox_enqueue (TsqStorage *s, JsonObject *notification, GError **error)
+{
+  char *id = outbox_enqueue (s, notification, error);
+
+  if (id == NULL)
+    fail_group (TSQ_SQLITE_STORAGE (s), error);
+  return id;
+}
+
 /* ---- object ---- */
 
 static void
@@ -2883,6 +2937,7 @@ tsq_sqlite_storage_finalize (GObject *object)
   if (self->db != NULL)
     sqlite3_close_v2 (self->db);
   g_clear_error (&self->deferred_error);
+  g_clear_error (&self->group_error);
   g_free (self->path);
   G_OBJECT_CLASS (tsq_sqlite_storage_parent_class)->finalize (object);
 }

@@ -46,7 +46,7 @@ typedef struct
 #define TSQ_OUTBOX_DEAD "dead"
 /* A claimed row that is neither delivered nor failed within this time is due again (the sender
  * crashed): must exceed the longest send attempt. */
-#define TSQ_OUTBOX_DEFAULT_LEASE_US (120 * G_USEC_PER_SEC)
+#define TSQ_OUTBOX_DEFAULT_LEASE_US ((gint64)120 * G_USEC_PER_SEC)
 
 #define TSQ_TYPE_STORAGE (tsq_storage_get_type ())
 G_DECLARE_INTERFACE (TsqStorage, tsq_storage, TSQ, STORAGE, GObject)
