@@ -245,8 +245,10 @@ tsq_storage_list_alerts (TsqStorage *s, const char *monitor_id, guint limit, GEr
  * batched writes are committed with the group. Make no main-loop iteration inside a group:
  * timers do not commit while one is open. */
 gboolean tsq_storage_transaction_begin (TsqStorage *s, GError **error);
-/* Commits the group (and everything pending) durably. If the database aborted the group (disk
- * full, I/O error) nothing of it is stored and this returns that error. */
+/* Commits the group (and everything pending) durably. A write that failed inside the group (any
+ * error: invalid input, CONFLICT, disk full) dooms it: later writes are refused, and this rolls the
+ * group back and returns the first failure's code, so an alert change can never be committed
+ * without the notification that should go with it. */
 gboolean tsq_storage_transaction_commit (TsqStorage *s, GError **error);
 /* Undoes every write of the group; pending batched writes from before it stay. No-op without a
  * group. Disposing the storage with an open group rolls it back the same way. */
@@ -313,7 +315,9 @@ tsq_storage_list_silences (TsqStorage *s, gboolean include_expired, gint64 now_u
  * expired or ended. */
 gboolean tsq_storage_expire_silence (TsqStorage *s, gint64 id, gint64 now_us, GError **error);
 
-/* ---- notification outbox (docs/outbox.md) ---- */
+/* ---- notification outbox (docs/outbox.md) ----
+ * Every now_us / at_us argument (here and for alerts and silences): <= 0 means the real clock;
+ * tests and the engine's fake clock pass their own. */
 
 /* Stores a notification before it is sent. notification {id? (UUID; generated when absent: the
  * idempotency id receivers dedupe on), alert_ids? (array of integers), channel (string), kind
