@@ -108,6 +108,89 @@ static const char *const migrations[] = {
   "  state TEXT NOT NULL,"
   "  updated_at INTEGER NOT NULL"
   ");",
+
+  /* 2: the alert engine. monitoring_alerts is rebuilt (SQLite cannot add CHECK constraints or
+   * change a foreign key's action in place) with dedupe, acknowledgment, resolution, escalation
+   * and suppression columns; the old rows are copied (first/last seen = triggered_at, subject
+   * NULL: NULLs never collide in the open-alert key, so old duplicates stay legal). A change
+   * being deleted no longer deletes its alert. Silences and the notification outbox are new. */
+  "CREATE TABLE monitoring_alerts_v2 ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  monitor_id TEXT NOT NULL REFERENCES monitoring_configs (id) ON DELETE CASCADE,"
+  "  change_id INTEGER REFERENCES technology_changes (id) ON DELETE SET NULL,"
+  "  rule_id TEXT,"
+  "  group_key TEXT,"
+  "  subject TEXT,"
+  "  change_type TEXT,"
+  "  severity TEXT,"
+  "  state TEXT NOT NULL DEFAULT 'triggered'"
+  "    CHECK (state IN ('triggered', 'acknowledged', 'resolved')),"
+  "  first_seen_at INTEGER NOT NULL,"
+  "  last_seen_at INTEGER NOT NULL,"
+  "  count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),"
+  "  triggered_at INTEGER NOT NULL,"
+  "  acknowledged_at INTEGER,"
+  "  acknowledged_by TEXT,"
+  "  resolved_at INTEGER,"
+  "  resolve_reason TEXT,"
+  "  escalation_level INTEGER NOT NULL DEFAULT 0,"
+  "  escalation_policy TEXT,"
+  "  last_notified_at INTEGER,"
+  "  next_action_at INTEGER,"
+  "  payload TEXT,"
+  "  suppression_reason TEXT"
+  ");"
+  "INSERT INTO monitoring_alerts_v2 (id, monitor_id, change_id, rule_id, severity, state,"
+  "  first_seen_at, last_seen_at, triggered_at, acknowledged_at, resolved_at, payload)"
+  "  SELECT id, monitor_id, change_id, rule_id, severity,"
+  "    CASE WHEN state IN ('triggered', 'acknowledged', 'resolved') THEN state"
+  "      ELSE 'triggered' END,"
+  "    triggered_at, triggered_at, triggered_at, acknowledged_at, resolved_at, payload"
+  "  FROM monitoring_alerts;"
+  "DROP TABLE monitoring_alerts;"
+  "ALTER TABLE monitoring_alerts_v2 RENAME TO monitoring_alerts;"
+  "CREATE INDEX monitoring_alerts_monitor ON monitoring_alerts (monitor_id, id);"
+  "CREATE INDEX monitoring_alerts_change ON monitoring_alerts (change_id);"
+  "CREATE INDEX monitoring_alerts_triggered ON monitoring_alerts (triggered_at);"
+  /* Dedupe: one open alert per (monitor, rule, subject), enforced by the database. */
+  "CREATE UNIQUE INDEX monitoring_alerts_open_key ON monitoring_alerts (monitor_id, rule_id,"
+  "  subject) WHERE state != 'resolved';"
+  "CREATE INDEX monitoring_alerts_open ON monitoring_alerts (id) WHERE state != 'resolved';"
+  "CREATE TABLE alert_silences ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  matchers TEXT NOT NULL,"
+  "  starts_at INTEGER NOT NULL,"
+  "  ends_at INTEGER NOT NULL,"
+  "  created_by TEXT,"
+  "  comment TEXT,"
+  "  created_at INTEGER NOT NULL,"
+  "  expired_at INTEGER,"
+  "  CHECK (ends_at > starts_at)"
+  ");"
+  "CREATE INDEX alert_silences_ends ON alert_silences (ends_at);"
+  /* Every notification is written here before it is sent (docs/outbox.md). For a 'sending' row
+   * next_attempt_at is the end of its lease; retry_from_at starts the max-age clock (created_at,
+   * or the time an operator requeued it). alert_ids is a JSON array: a grouped notification
+   * covers several alerts, and a notification outlives a deleted monitor's alerts. */
+  "CREATE TABLE notification_outbox ("
+  "  id TEXT PRIMARY KEY NOT NULL,"
+  "  alert_ids TEXT NOT NULL DEFAULT '[]',"
+  "  channel TEXT NOT NULL,"
+  "  kind TEXT NOT NULL,"
+  "  payload TEXT NOT NULL,"
+  "  state TEXT NOT NULL DEFAULT 'pending'"
+  "    CHECK (state IN ('pending', 'sending', 'delivered', 'dead')),"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  next_attempt_at INTEGER NOT NULL,"
+  "  last_error TEXT,"
+  "  created_at INTEGER NOT NULL,"
+  "  retry_from_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  delivered_at INTEGER"
+  ");"
+  "CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at)"
+  "  WHERE state IN ('pending', 'sending');"
+  "CREATE INDEX notification_outbox_state ON notification_outbox (state, created_at);",
 };
 
 guint
@@ -210,12 +293,20 @@ check_not_newer (gint64 version, GError **error)
 gboolean
 tsq_sqlite_migrate (sqlite3 *db, GError **error)
 {
+  return tsq_sqlite_migrate_to (db, G_N_ELEMENTS (migrations), error);
+}
+
+gboolean
+tsq_sqlite_migrate_to (sqlite3 *db, guint target, GError **error)
+{
   gint64 version = tsq_sqlite_schema_version (db, error);
+
+  g_return_val_if_fail (target <= G_N_ELEMENTS (migrations), FALSE);
 
   if (version < 0 || !check_not_newer (version, error))
     return FALSE;
 
-  while (version < (gint64)G_N_ELEMENTS (migrations))
+  while (version < (gint64)target)
     {
       g_autofree char *context = NULL;
       g_autofree char *set_version = NULL;
@@ -229,7 +320,7 @@ tsq_sqlite_migrate (sqlite3 *db, GError **error)
           rollback (db);
           return FALSE;
         }
-      if (version == (gint64)G_N_ELEMENTS (migrations))
+      if (version >= (gint64)target)
         {
           rollback (db);
           break;

@@ -13,6 +13,9 @@ guint tsq_sqlite_migrations_latest (void);
  * the transaction so two processes opening a fresh database at once do not both apply a step.
  * A database with a newer user_version -> TSQ_STORAGE_ERROR_TOO_NEW. */
 gboolean tsq_sqlite_migrate (sqlite3 *db, GError **error);
+/* Applies the steps up to schema version target only (<= latest). For tests that build a database
+ * as an older release left it and then open it with the current code. */
+gboolean tsq_sqlite_migrate_to (sqlite3 *db, guint target, GError **error);
 /* Reads PRAGMA user_version; -1 with error on failure. */
 gint64 tsq_sqlite_schema_version (sqlite3 *db, GError **error);
 /* Sets a TSQ_STORAGE_ERROR from an SQLite result code (maps FULL, READONLY, CORRUPT/NOTADB, BUSY,

@@ -5,7 +5,11 @@
  * immediately, and the transaction commits after TSQ_SQLITE_STORAGE_BATCH_MAX_OPS writes, after
  * TSQ_SQLITE_STORAGE_BATCH_MAX_DELAY_MS, on flush() or on dispose. Every write runs inside a
  * SAVEPOINT so a failing write leaves the other pending writes intact. Other writes (monitors,
- * interrupted scans, alerts, prune) commit together with whatever is pending.
+ * interrupted scans, alerts, silences, outbox, prune) commit together with whatever is pending.
+ *
+ * Atomic groups (transaction_begin/commit): a SAVEPOINT tsq_group inside the batch transaction;
+ * while it is open no write commits (neither the timer nor the batch size nor non-batched writes),
+ * and the group's end commits everything, or rolls back just the group.
  *
  * If SQLite rolls back the whole transaction (disk full, I/O error), the pending writes are lost
  * and the error says how many; committed data is never touched.
@@ -31,6 +35,13 @@ struct _TsqSqliteStorage
   guint pending;          /* batched writes in the open transaction */
   GSource *flush_source;  /* commits the open transaction after the batch delay */
   GError *deferred_error; /* a failed automatic commit, reported by the next flush() */
+
+  /* An atomic group (tsq_storage_transaction_begin): a savepoint inside the batch transaction.
+   * Nothing commits while it is open. */
+  gboolean in_group;
+  gboolean group_failed;      /* a write in the group failed: the group can only roll back */
+  GError *group_error;        /* ... the first such failure */
+  guint pending_before_group; /* batched writes that were pending when the group started */
 
   gint64 data_version; /* PRAGMA data_version when cached_revision was read */
   gint64 cached_revision;
@@ -67,8 +78,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqCachedStmt, cached_stmt_release)
   "c.id, c.monitor_id, m.name, c.scan_id, c.detected_at, c.change_type, c.subject, c.old_value, "  \
   "c.new_value, c.confidence, c.evidence, c.severity"
 #define ALERT_COLUMNS                                                                              \
-  "id, monitor_id, change_id, rule_id, severity, state, triggered_at, acknowledged_at, "           \
-  "resolved_at, payload"
+  "id, monitor_id, change_id, rule_id, group_key, subject, change_type, severity, state, "         \
+  "first_seen_at, last_seen_at, count, triggered_at, acknowledged_at, acknowledged_by, "           \
+  "resolved_at, resolve_reason, escalation_level, escalation_policy, last_notified_at, "           \
+  "next_action_at, payload, suppression_reason"
+#define OUTBOX_COLUMNS                                                                             \
+  "id, alert_ids, channel, kind, payload, state, attempts, next_attempt_at, last_error, "          \
+  "created_at, retry_from_at, updated_at, delivered_at"
 
 /* ---- low-level helpers ---- */
 
@@ -339,6 +355,9 @@ flush_timeout_cb (gpointer user_data)
 
   /* The source is being dispatched; dropping our reference is safe. */
   g_clear_pointer (&self->flush_source, g_source_unref);
+  /* Half a group must never become durable: the group's commit takes the batch with it. */
+  if (self->in_group)
+    return G_SOURCE_REMOVE;
   if (!commit (self, &error))
     {
       g_warning ("automatic commit of %s failed: %s", self->path, error->message);
@@ -362,12 +381,37 @@ schedule_flush (TsqSqliteStorage *self)
   g_source_attach (self->flush_source, context);
 }
 
+/* A write inside an atomic group failed (or was refused): the group is doomed, so that a caller
+ * who ignores the error cannot commit an alert without its notification. */
+static void
+fail_group (TsqSqliteStorage *self, GError **error)
+{
+  if (!self->in_group || self->group_failed)
+    return;
+  self->group_failed = TRUE;
+  g_clear_error (&self->group_error);
+  if (error != NULL && *error != NULL)
+    self->group_error = g_error_copy (*error);
+  else
+    self->group_error = g_error_new_literal (TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_FAILED,
+                                             "a write in the transaction failed");
+}
+
 /* Starts one write: the batch transaction (if none is open) and a savepoint for this write. */
 static gboolean
 op_begin (TsqSqliteStorage *self, GError **error)
 {
   if (!check_writable (self, error))
     return FALSE;
+  if (self->in_group && (self->group_failed || sqlite3_get_autocommit (self->db)))
+    {
+      /* Starting a fresh transaction here would commit the rest of the group on its own. */
+      fail_group (self, NULL);
+      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_FAILED,
+                   "an earlier write in this transaction failed (%s); roll it back",
+                   self->group_error->message);
+      return FALSE;
+    }
   if (sqlite3_get_autocommit (self->db))
     {
       /* IMMEDIATE takes the write lock now (waiting up to busy_timeout), so a later write in
@@ -396,7 +440,9 @@ op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
         {
           sqlite3_exec (self->db, "ROLLBACK TO tsq_op", NULL, NULL, NULL);
           sqlite3_exec (self->db, "RELEASE tsq_op", NULL, NULL, NULL);
-          if (self->pending == 0)
+          if (self->in_group)
+            fail_group (self, error);
+          else if (self->pending == 0)
             {
               /* Nothing else in the transaction: do not hold the write lock for nothing. */
               sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
@@ -416,6 +462,7 @@ op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
         {
           /* SQLite rolled back the whole transaction (disk full, I/O error). */
           add_lost_writes (error, batch_ended (self));
+          fail_group (self, error);
         }
       return FALSE;
     }
@@ -423,8 +470,16 @@ op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
   if (!exec (self, "RELEASE tsq_op", "cannot finish a database write", error))
     {
       if (sqlite3_get_autocommit (self->db))
-        add_lost_writes (error, batch_ended (self));
+        {
+          add_lost_writes (error, batch_ended (self));
+          fail_group (self, error);
+        }
       return FALSE;
+    }
+  if (self->in_group)
+    {
+      self->pending++;
+      return TRUE;
     }
   if (!batched)
     return commit (self, error);
@@ -432,6 +487,113 @@ op_end (TsqSqliteStorage *self, gboolean ok, gboolean batched, GError **error)
   if (self->pending >= TSQ_SQLITE_STORAGE_BATCH_MAX_OPS)
     return commit (self, error);
   schedule_flush (self);
+  return TRUE;
+}
+
+/* ---- atomic groups ---- */
+
+static gboolean
+sqlite_transaction_begin (TsqStorage *s, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (self->in_group)
+    {
+      g_set_error_literal (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID,
+                           "a storage transaction is already open (they do not nest)");
+      return FALSE;
+    }
+  if (!check_writable (self, error))
+    return FALSE;
+  if (sqlite3_get_autocommit (self->db))
+    {
+      if (!exec (self, "BEGIN IMMEDIATE", "cannot start a database transaction", error))
+        return FALSE;
+      self->pending = 0;
+    }
+  if (!exec (self, "SAVEPOINT tsq_group", "cannot start a database transaction", error))
+    {
+      if (!sqlite3_get_autocommit (self->db) && self->pending == 0)
+        {
+          sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+          batch_ended (self);
+        }
+      return FALSE;
+    }
+  self->in_group = TRUE;
+  self->group_failed = FALSE;
+  g_clear_error (&self->group_error);
+  self->pending_before_group = self->pending;
+  return TRUE;
+}
+
+static void
+sqlite_transaction_rollback (TsqStorage *s)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!self->in_group)
+    return;
+  self->in_group = FALSE;
+  if (sqlite3_get_autocommit (self->db))
+    {
+      batch_ended (self);
+      return;
+    }
+  sqlite3_exec (self->db, "ROLLBACK TO tsq_group", NULL, NULL, NULL);
+  sqlite3_exec (self->db, "RELEASE tsq_group", NULL, NULL, NULL);
+  self->pending = self->pending_before_group;
+  if (self->pending == 0)
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      batch_ended (self);
+    }
+  else
+    schedule_flush (self);
+}
+
+static gboolean
+sqlite_transaction_commit (TsqStorage *s, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!self->in_group)
+    {
+      g_set_error_literal (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID,
+                           "no storage transaction is open");
+      return FALSE;
+    }
+  if (self->group_failed || sqlite3_get_autocommit (self->db))
+    {
+      fail_group (self, NULL);
+      sqlite_transaction_rollback (s);
+      /* Same code as the first failure (FULL stays FULL). */
+      g_set_error (error, TSQ_STORAGE_ERROR, self->group_error->code,
+                   "the transaction was rolled back, nothing of it was stored: %s",
+                   self->group_error->message);
+      g_clear_error (&self->group_error);
+      return FALSE;
+    }
+  self->in_group = FALSE;
+  if (!exec (self, "RELEASE tsq_group", "cannot commit to the database", error))
+    {
+      self->in_group = TRUE;
+      sqlite_transaction_rollback (s);
+      return FALSE;
+    }
+  return commit (self, error);
+}
+
+/* Claims and similar calls promise that what they return is committed. */
+static gboolean
+check_not_in_group (TsqSqliteStorage *self, const char *what, GError **error)
+{
+  if (self->in_group)
+    {
+      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID,
+                   "%s is not allowed inside a storage transaction", what);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -828,8 +990,8 @@ finish_scan_rows (TsqSqliteStorage *self, gint64 scan_id, JsonObject *result, GE
     /* A scan cut short by shutdown is stored as interrupted: it says nothing about the site. */
     sqlite3_bind_text (stmt, 2,
                        tsq_json_get_boolean (result, "interrupted", FALSE) ? "interrupted"
-                       : failed                                             ? "failed"
-                                                                            : "completed",
+                       : failed                                            ? "failed"
+                                                                           : "completed",
                        -1, SQLITE_STATIC);
     if (status >= 0)
       sqlite3_bind_int64 (stmt, 3, status);
@@ -1232,7 +1394,7 @@ insert_changes (TsqSqliteStorage *self,
 }
 
 static gboolean
-sqlite_add_changes (
+add_changes (
   TsqStorage *s, const char *monitor_id, gint64 scan_id, JsonArray *changes, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
@@ -1335,12 +1497,125 @@ sqlite_list_changes (TsqStorage *s,
 
 /* ---- alerts ---- */
 
+static const char *const alert_states[] = { "triggered", "acknowledged", "resolved", NULL };
+static const char *const severities[] = { "info", "warning", "critical", NULL };
+static const char *const outbox_states[] = {
+  TSQ_OUTBOX_PENDING, TSQ_OUTBOX_SENDING, TSQ_OUTBOX_DELIVERED, TSQ_OUTBOX_DEAD, NULL,
+};
+
+static gboolean invalid (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+invalid (GError **error, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_propagate_error (
+    error, g_error_new_valist (TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID, format, args));
+  va_end (args);
+  return FALSE;
+}
+
+static gboolean
+member_is_null (JsonObject *obj, const char *member)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+
+  return node == NULL || JSON_NODE_HOLDS_NULL (node);
+}
+
+/* *out = the string member, or NULL when absent or null; FALSE (INVALID naming the member and
+ * what) for any other type. */
+static gboolean
+get_opt_string (
+  JsonObject *obj, const char *what, const char *member, const char **out, GError **error)
+{
+  *out = NULL;
+  if (member_is_null (obj, member))
+    return TRUE;
+  *out = tsq_json_get_string (obj, member, NULL);
+  if (*out == NULL)
+    return invalid (error, "%s member “%s” must be a string", what, member);
+  return TRUE;
+}
+
+static gboolean
+get_req_string (
+  JsonObject *obj, const char *what, const char *member, const char **out, GError **error)
+{
+  if (!get_opt_string (obj, what, member, out, error))
+    return FALSE;
+  if (*out == NULL || **out == '\0')
+    return invalid (error, "%s needs a non-empty string member “%s”", what, member);
+  return TRUE;
+}
+
+/* Integer (µs) member, or fallback when absent or null. */
+static gboolean
+get_opt_time (JsonObject *obj,
+              const char *what,
+              const char *member,
+              gint64 fallback,
+              gint64 *out,
+              GError **error)
+{
+  JsonNode *node = json_object_get_member (obj, member);
+
+  *out = fallback;
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64
+      || json_node_get_int (node) < 0)
+    return invalid (error, "%s member “%s” must be a time in unix µs (a non-negative integer)",
+                    what, member);
+  *out = json_node_get_int (node);
+  return TRUE;
+}
+
+static gboolean
+in_list (const char *value, const char *const *list)
+{
+  return value != NULL && g_strv_contains (list, value);
+}
+
+static gboolean
+sqlite_add_alert_row (
+  TsqSqliteStorage *self, JsonObject *alert, const char *monitor_id, gint64 *id, GError **error)
+{
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self,
+               "INSERT INTO monitoring_alerts (monitor_id, change_id, rule_id, subject, severity, "
+               "state, first_seen_at, last_seen_at, triggered_at, payload) "
+               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7, ?8)",
+               error);
+  g_autofree char *payload = NULL;
+  gint64 change_id = tsq_json_get_int (alert, "change_id", 0);
+
+  if (stmt == NULL)
+    return FALSE;
+  payload = node_to_text (json_object_get_member (alert, "payload"));
+  sqlite3_bind_text (stmt, 1, monitor_id, -1, SQLITE_TRANSIENT);
+  if (change_id > 0)
+    sqlite3_bind_int64 (stmt, 2, change_id);
+  bind_text_or_null (stmt, 3, tsq_json_get_string (alert, "rule_id", NULL));
+  bind_text_or_null (stmt, 4, tsq_json_get_string (alert, "subject", NULL));
+  bind_text_or_null (stmt, 5, tsq_json_get_string (alert, "severity", NULL));
+  sqlite3_bind_text (stmt, 6, tsq_json_get_string (alert, "state", "triggered"), -1,
+                     SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 7, tsq_json_get_int (alert, "triggered_at", g_get_real_time ()));
+  bind_text_or_null (stmt, 8, payload);
+  if (!step_done (self, stmt, "cannot store the alert", error))
+    return FALSE;
+  *id = sqlite3_last_insert_rowid (self->db);
+  return TRUE;
+}
+
 static gint64
 sqlite_add_alert (TsqStorage *s, JsonObject *alert, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   const char *monitor_id = tsq_json_get_string (alert, "monitor_id", NULL);
-  g_autofree char *payload = NULL;
   gint64 id = -1;
   gboolean ok;
 
@@ -1348,41 +1623,186 @@ sqlite_add_alert (TsqStorage *s, JsonObject *alert, GError **error)
     {
       g_set_error_literal (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID,
                            "an alert needs a string member “monitor_id”");
+      fail_group (self, error);
       return -1;
     }
   if (!op_begin (self, error))
     return -1;
-  ok = monitor_exists (self, monitor_id, error);
-  if (ok)
+  ok = monitor_exists (self, monitor_id, error)
+       && sqlite_add_alert_row (self, alert, monitor_id, &id, error);
+  if (!op_end (self, ok, FALSE, error))
+    return -1;
+  return id;
+}
+
+/* The validated members of an upsert. */
+typedef struct
+{
+  const char *monitor_id, *rule_id, *subject, *group_key, *change_type, *severity;
+  const char *suppression_reason, *escalation_policy;
+  gint64 change_id, seen_at;
+  char *payload;
+} AlertUpsert;
+
+static gboolean
+parse_alert_upsert (JsonObject *alert, AlertUpsert *u, GError **error)
+{
+  const char *what = "an alert";
+  JsonNode *change_id = json_object_get_member (alert, "change_id");
+
+  if (!get_req_string (alert, what, "monitor_id", &u->monitor_id, error)
+      || !get_req_string (alert, what, "rule_id", &u->rule_id, error)
+      || !get_opt_string (alert, what, "subject", &u->subject, error)
+      || !get_opt_string (alert, what, "group_key", &u->group_key, error)
+      || !get_opt_string (alert, what, "change_type", &u->change_type, error)
+      || !get_opt_string (alert, what, "severity", &u->severity, error)
+      || !get_opt_string (alert, what, "suppression_reason", &u->suppression_reason, error)
+      || !get_opt_string (alert, what, "escalation_policy", &u->escalation_policy, error)
+      || !get_opt_time (alert, what, "seen_at", g_get_real_time (), &u->seen_at, error))
+    return FALSE;
+  if (u->subject == NULL)
+    u->subject = "";
+  if (u->severity != NULL && !in_list (u->severity, severities))
+    return invalid (error, "alert member “severity” must be info, warning or critical, not “%s”",
+                    u->severity);
+  u->change_id = 0;
+  if (change_id != NULL && !JSON_NODE_HOLDS_NULL (change_id))
+    {
+      if (!JSON_NODE_HOLDS_VALUE (change_id) || json_node_get_value_type (change_id) != G_TYPE_INT64
+          || json_node_get_int (change_id) <= 0)
+        return invalid (error, "alert member “change_id” must be a positive integer");
+      u->change_id = json_node_get_int (change_id);
+    }
+  u->payload = node_to_text (json_object_get_member (alert, "payload"));
+  return TRUE;
+}
+
+static void
+bind_id_or_null (sqlite3_stmt *stmt, int idx, gint64 id)
+{
+  if (id > 0)
+    sqlite3_bind_int64 (stmt, idx, id);
+  else
+    sqlite3_bind_null (stmt, idx);
+}
+
+/* Finds the open alert with the key; 0 if none, -1 on error. */
+static gint64
+find_open_alert (TsqSqliteStorage *self, const AlertUpsert *u, GError **error)
+{
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self,
+               "SELECT id FROM monitoring_alerts WHERE monitor_id = ? AND rule_id = ? "
+               "AND subject = ? AND state != 'resolved'",
+               error);
+  gboolean row;
+
+  if (stmt == NULL)
+    return -1;
+  sqlite3_bind_text (stmt, 1, u->monitor_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 2, u->rule_id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text (stmt, 3, u->subject, -1, SQLITE_TRANSIENT);
+  if (!step_row (self, stmt, &row, "cannot look up the open alert", error))
+    return -1;
+  return row ? sqlite3_column_int64 (stmt, 0) : 0;
+}
+
+static gboolean
+upsert_alert_rows (
+  TsqSqliteStorage *self, const AlertUpsert *u, gint64 *id, gboolean *created, GError **error)
+{
+  gint64 existing;
+
+  if (!monitor_exists (self, u->monitor_id, error))
+    return FALSE;
+  /* Select then write: we hold the write lock (BEGIN IMMEDIATE), so nobody can insert the same
+   * key in between; the unique index would refuse it anyway. */
+  existing = find_open_alert (self, u, error);
+  if (existing < 0)
+    return FALSE;
+  if (existing > 0)
     {
       g_autoptr (TsqCachedStmt) stmt = prepare (
         self,
-        "INSERT INTO monitoring_alerts (monitor_id, change_id, rule_id, severity, state, "
-        "triggered_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "UPDATE monitoring_alerts SET count = count + 1, last_seen_at = max(last_seen_at, ?1), "
+        "severity = coalesce(?2, severity), payload = coalesce(?3, payload), "
+        "suppression_reason = ?4, change_type = coalesce(?5, change_type), "
+        "change_id = coalesce(?6, change_id), group_key = coalesce(?7, group_key) WHERE id = ?8",
         error);
 
-      ok = stmt != NULL;
-      if (ok)
-        {
-          gint64 change_id = tsq_json_get_int (alert, "change_id", 0);
-
-          payload = node_to_text (json_object_get_member (alert, "payload"));
-          sqlite3_bind_text (stmt, 1, monitor_id, -1, SQLITE_TRANSIENT);
-          if (change_id > 0)
-            sqlite3_bind_int64 (stmt, 2, change_id);
-          bind_text_or_null (stmt, 3, tsq_json_get_string (alert, "rule_id", NULL));
-          bind_text_or_null (stmt, 4, tsq_json_get_string (alert, "severity", NULL));
-          sqlite3_bind_text (stmt, 5, tsq_json_get_string (alert, "state", "triggered"), -1,
-                             SQLITE_TRANSIENT);
-          sqlite3_bind_int64 (stmt, 6,
-                              tsq_json_get_int (alert, "triggered_at", g_get_real_time ()));
-          bind_text_or_null (stmt, 7, payload);
-          ok = step_done (self, stmt, "cannot store the alert", error);
-          id = sqlite3_last_insert_rowid (self->db);
-        }
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, u->seen_at);
+      bind_text_or_null (stmt, 2, u->severity);
+      bind_text_or_null (stmt, 3, u->payload);
+      bind_text_or_null (stmt, 4, u->suppression_reason);
+      bind_text_or_null (stmt, 5, u->change_type);
+      bind_id_or_null (stmt, 6, u->change_id);
+      bind_text_or_null (stmt, 7, u->group_key);
+      sqlite3_bind_int64 (stmt, 8, existing);
+      if (!step_done (self, stmt, "cannot update the alert", error))
+        return FALSE;
+      *id = existing;
+      *created = FALSE;
+      return TRUE;
     }
+  {
+    g_autoptr (TsqCachedStmt) stmt = prepare (
+      self,
+      "INSERT INTO monitoring_alerts (monitor_id, change_id, rule_id, group_key, subject, "
+      "change_type, severity, state, first_seen_at, last_seen_at, count, triggered_at, "
+      "escalation_policy, payload, suppression_reason) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'triggered', ?8, ?8, 1, ?8, ?9, ?10, ?11)",
+      error);
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_text (stmt, 1, u->monitor_id, -1, SQLITE_TRANSIENT);
+    bind_id_or_null (stmt, 2, u->change_id);
+    sqlite3_bind_text (stmt, 3, u->rule_id, -1, SQLITE_TRANSIENT);
+    bind_text_or_null (stmt, 4, u->group_key);
+    sqlite3_bind_text (stmt, 5, u->subject, -1, SQLITE_TRANSIENT);
+    bind_text_or_null (stmt, 6, u->change_type);
+    sqlite3_bind_text (stmt, 7, u->severity != NULL ? u->severity : "warning", -1,
+                       SQLITE_TRANSIENT);
+    sqlite3_bind_int64 (stmt, 8, u->seen_at);
+    bind_text_or_null (stmt, 9, u->escalation_policy);
+    bind_text_or_null (stmt, 10, u->payload);
+    bind_text_or_null (stmt, 11, u->suppression_reason);
+    if (!step_done (self, stmt, "cannot store the alert", error))
+      return FALSE;
+    *id = sqlite3_last_insert_rowid (self->db);
+    *created = TRUE;
+  }
+  return TRUE;
+}
+
+static gint64
+sqlite_upsert_open_alert (TsqStorage *s, JsonObject *alert, gboolean *out_created, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  AlertUpsert u = { 0 };
+  gint64 id = -1;
+  gboolean ok;
+
+  if (!parse_alert_upsert (alert, &u, error))
+    {
+      g_free (u.payload);
+      fail_group (self, error);
+      return -1;
+    }
+  if (!op_begin (self, error))
+    {
+      g_free (u.payload);
+      return -1;
+    }
+  ok = upsert_alert_rows (self, &u, &id, out_created, error);
+  g_free (u.payload);
   if (!op_end (self, ok, FALSE, error))
-    return -1;
+    {
+      *out_created = FALSE;
+      return -1;
+    }
   return id;
 }
 
@@ -1395,33 +1815,927 @@ alert_from_row (sqlite3_stmt *stmt)
   set_text_member (obj, "monitor_id", stmt, 1);
   set_int_member (obj, "change_id", stmt, 2);
   set_text_member (obj, "rule_id", stmt, 3);
-  set_text_member (obj, "severity", stmt, 4);
-  set_text_member (obj, "state", stmt, 5);
-  set_time_member (obj, "triggered_at", stmt, 6);
-  set_time_member (obj, "acknowledged_at", stmt, 7);
-  set_time_member (obj, "resolved_at", stmt, 8);
-  set_json_member (obj, "payload", stmt, 9);
+  set_text_member (obj, "group_key", stmt, 4);
+  set_text_member (obj, "subject", stmt, 5);
+  set_text_member (obj, "change_type", stmt, 6);
+  set_text_member (obj, "severity", stmt, 7);
+  set_text_member (obj, "state", stmt, 8);
+  set_time_member (obj, "first_seen_at", stmt, 9);
+  set_time_member (obj, "last_seen_at", stmt, 10);
+  set_int_member (obj, "count", stmt, 11);
+  set_time_member (obj, "triggered_at", stmt, 12);
+  set_time_member (obj, "acknowledged_at", stmt, 13);
+  set_text_member (obj, "acknowledged_by", stmt, 14);
+  set_time_member (obj, "resolved_at", stmt, 15);
+  set_text_member (obj, "resolve_reason", stmt, 16);
+  set_int_member (obj, "escalation_level", stmt, 17);
+  set_text_member (obj, "escalation_policy", stmt, 18);
+  set_time_member (obj, "last_notified_at", stmt, 19);
+  set_time_member (obj, "next_action_at", stmt, 20);
+  set_json_member (obj, "payload", stmt, 21);
+  set_text_member (obj, "suppression_reason", stmt, 22);
   return obj;
 }
 
-static GPtrArray *
-sqlite_list_alerts (TsqStorage *s, const char *monitor_id, guint limit, GError **error)
+static JsonObject *
+sqlite_get_alert (TsqStorage *s, gint64 id, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
   g_autoptr (TsqCachedStmt) stmt
-    = prepare (self,
-               monitor_id != NULL
-                 ? "SELECT " ALERT_COLUMNS " FROM monitoring_alerts WHERE monitor_id = ?2 "
-                   "ORDER BY id DESC LIMIT ?1"
-                 : "SELECT " ALERT_COLUMNS " FROM monitoring_alerts ORDER BY id DESC LIMIT ?1",
-               error);
+    = prepare (self, "SELECT " ALERT_COLUMNS " FROM monitoring_alerts WHERE id = ?", error);
+  gboolean row;
 
   if (stmt == NULL)
     return NULL;
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (!step_row (self, stmt, &row, "cannot read the alert", error))
+    return NULL;
+  if (!row)
+    {
+      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND,
+                   "no alert with id %" G_GINT64_FORMAT, id);
+      return NULL;
+    }
+  return alert_from_row (stmt);
+}
+
+static GPtrArray *
+sqlite_query_alerts (TsqStorage *s, const TsqAlertFilter *filter, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (GString) sql = g_string_new ("SELECT " ALERT_COLUMNS " FROM monitoring_alerts "
+                                          "WHERE triggered_at >= ?1");
+  gboolean open = g_strcmp0 (filter->state, "open") == 0;
+
+  if (filter->state != NULL && !open && !in_list (filter->state, alert_states))
+    {
+      invalid (error, "unknown alert state “%s” (triggered, acknowledged, resolved or open)",
+               filter->state);
+      return NULL;
+    }
+  if (filter->severity != NULL && !in_list (filter->severity, severities))
+    {
+      invalid (error, "unknown severity “%s” (info, warning or critical)", filter->severity);
+      return NULL;
+    }
+  /* Only the filters in use go into the SQL text (each variant is prepared once). */
+  if (filter->monitor_id != NULL)
+    g_string_append (sql, " AND monitor_id = ?3");
+  if (open)
+    g_string_append (sql, " AND state != 'resolved'");
+  else if (filter->state != NULL)
+    g_string_append (sql, " AND state = ?4");
+  if (filter->severity != NULL)
+    g_string_append (sql, " AND severity = ?5");
+  g_string_append (sql, " ORDER BY id DESC LIMIT ?2");
+  {
+    g_autoptr (TsqCachedStmt) stmt = prepare (self, sql->str, error);
+
+    if (stmt == NULL)
+      return NULL;
+    sqlite3_bind_int64 (stmt, 1, MAX (filter->since_us, 0));
+    sqlite3_bind_int64 (stmt, 2, sql_limit (filter->limit));
+    if (filter->monitor_id != NULL)
+      sqlite3_bind_text (stmt, 3, filter->monitor_id, -1, SQLITE_TRANSIENT);
+    if (filter->state != NULL && !open)
+      sqlite3_bind_text (stmt, 4, filter->state, -1, SQLITE_TRANSIENT);
+    if (filter->severity != NULL)
+      sqlite3_bind_text (stmt, 5, filter->severity, -1, SQLITE_TRANSIENT);
+    return collect_rows (self, stmt, alert_from_row, "cannot list alerts", error);
+  }
+}
+
+static GPtrArray *
+sqlite_list_open_alerts (TsqStorage *s, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (TsqCachedStmt) stmt = prepare (
+    self, "SELECT " ALERT_COLUMNS " FROM monitoring_alerts WHERE state != 'resolved' ORDER BY id",
+    error);
+
+  if (stmt == NULL)
+    return NULL;
+  return collect_rows (self, stmt, alert_from_row, "cannot list open alerts", error);
+}
+
+/* Reads an alert's state (and who acknowledged it) inside a write. */
+static gboolean
+alert_state (TsqSqliteStorage *self, gint64 id, char **state, char **by, GError **error)
+{
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self, "SELECT state, acknowledged_by FROM monitoring_alerts WHERE id = ?", error);
+  gboolean row;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (!step_row (self, stmt, &row, "cannot read the alert", error))
+    return FALSE;
+  if (!row)
+    {
+      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND,
+                   "no alert with id %" G_GINT64_FORMAT, id);
+      return FALSE;
+    }
+  *state = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
+  if (by != NULL)
+    *by = g_strdup ((const char *)sqlite3_column_text (stmt, 1));
+  return TRUE;
+}
+
+static gboolean conflict (GError **error, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static gboolean
+conflict (GError **error, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_propagate_error (
+    error, g_error_new_valist (TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_CONFLICT, format, args));
+  va_end (args);
+  return FALSE;
+}
+
+static gboolean
+ack_alert_row (TsqSqliteStorage *self, gint64 id, const char *by, gint64 at_us, GError **error)
+{
+  g_autofree char *state = NULL;
+  g_autofree char *acked_by = NULL;
+
+  if (!alert_state (self, id, &state, &acked_by, error))
+    return FALSE;
+  if (g_str_equal (state, "resolved"))
+    return conflict (error,
+                     "alert %" G_GINT64_FORMAT " is resolved; a resolved alert cannot be "
+                     "acknowledged",
+                     id);
+  if (g_str_equal (state, "acknowledged"))
+    return conflict (error, "alert %" G_GINT64_FORMAT " is already acknowledged%s%s", id,
+                     acked_by ? " by " : "", acked_by ? acked_by : "");
+  {
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self,
+                 "UPDATE monitoring_alerts SET state = 'acknowledged', acknowledged_at = ?, "
+                 "acknowledged_by = ?, next_action_at = NULL WHERE id = ?",
+                 error);
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (stmt, 1, at_us);
+    bind_text_or_null (stmt, 2, by);
+    sqlite3_bind_int64 (stmt, 3, id);
+    return step_done (self, stmt, "cannot acknowledge the alert", error);
+  }
+}
+
+static gboolean
+sqlite_ack_alert (TsqStorage *s, gint64 id, const char *by, gint64 at_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!op_begin (self, error))
+    return FALSE;
+  return op_end (self, ack_alert_row (self, id, by, at_us, error), FALSE, error);
+}
+
+static gboolean
+resolve_alert_row (
+  TsqSqliteStorage *self, gint64 id, const char *reason, gint64 at_us, GError **error)
+{
+  g_autofree char *state = NULL;
+
+  if (!alert_state (self, id, &state, NULL, error))
+    return FALSE;
+  if (g_str_equal (state, "resolved"))
+    return conflict (error, "alert %" G_GINT64_FORMAT " is already resolved", id);
+  {
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self,
+                 "UPDATE monitoring_alerts SET state = 'resolved', resolved_at = ?, "
+                 "resolve_reason = ?, next_action_at = NULL WHERE id = ?",
+                 error);
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (stmt, 1, at_us);
+    bind_text_or_null (stmt, 2, reason);
+    sqlite3_bind_int64 (stmt, 3, id);
+    return step_done (self, stmt, "cannot resolve the alert", error);
+  }
+}
+
+static gboolean
+sqlite_resolve_alert (TsqStorage *s, gint64 id, const char *reason, gint64 at_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!op_begin (self, error))
+    return FALSE;
+  return op_end (self, resolve_alert_row (self, id, reason, at_us, error), FALSE, error);
+}
+
+static gboolean
+escalation_rows (TsqSqliteStorage *self,
+                 gint64 id,
+                 const char *policy,
+                 gint level,
+                 gint64 last_notified_us,
+                 gint64 next_action_us,
+                 GError **error)
+{
+  g_autofree char *state = NULL;
+
+  if (!alert_state (self, id, &state, NULL, error))
+    return FALSE;
+  if (g_str_equal (state, "resolved"))
+    return conflict (error, "alert %" G_GINT64_FORMAT " is resolved; it has no escalation any more",
+                     id);
+  {
+    /* -1 keeps a column, 0 clears it (NULL), anything else sets it. */
+    g_autoptr (TsqCachedStmt) stmt = prepare (
+      self,
+      "UPDATE monitoring_alerts SET "
+      "escalation_policy = CASE WHEN ?1 IS NULL THEN escalation_policy WHEN ?1 = '' THEN NULL "
+      "ELSE ?1 END, "
+      "escalation_level = CASE WHEN ?2 < 0 THEN escalation_level ELSE ?2 END, "
+      "last_notified_at = CASE WHEN ?3 < 0 THEN last_notified_at WHEN ?3 = 0 THEN NULL "
+      "ELSE ?3 END, "
+      "next_action_at = CASE WHEN ?4 < 0 THEN next_action_at WHEN ?4 = 0 THEN NULL ELSE ?4 END "
+      "WHERE id = ?5",
+      error);
+
+    if (stmt == NULL)
+      return FALSE;
+    bind_text_or_null (stmt, 1, policy);
+    sqlite3_bind_int (stmt, 2, level);
+    sqlite3_bind_int64 (stmt, 3, last_notified_us);
+    sqlite3_bind_int64 (stmt, 4, next_action_us);
+    sqlite3_bind_int64 (stmt, 5, id);
+    return step_done (self, stmt, "cannot store the alert's escalation", error);
+  }
+}
+
+static gboolean
+sqlite_set_alert_escalation (TsqStorage *s,
+                             gint64 id,
+                             const char *policy,
+                             gint level,
+                             gint64 last_notified_us,
+                             gint64 next_action_us,
+                             GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  gboolean ok;
+
+  if (!op_begin (self, error))
+    return FALSE;
+  ok = escalation_rows (self, id, policy, level, last_notified_us, next_action_us, error);
+  return op_end (self, ok, FALSE, error);
+}
+
+/* ---- silences ---- */
+
+static gint64
+add_silence (TsqStorage *s, JsonObject *silence, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  const char *what = "a silence";
+  const char *created_by, *comment;
+  JsonArray *matchers = tsq_json_get_array (silence, "matchers");
+  g_autofree char *matchers_text = NULL;
+  gint64 now = g_get_real_time ();
+  gint64 starts_at, ends_at, id = -1;
+  gboolean ok;
+  guint i;
+
+  if (matchers == NULL)
+    {
+      invalid (error, "a silence needs an array member “matchers”");
+      return -1;
+    }
+  for (i = 0; i < json_array_get_length (matchers); i++)
+    if (!JSON_NODE_HOLDS_OBJECT (json_array_get_element (matchers, i)))
+      {
+        invalid (error, "silence member “matchers”: element %u is not an object", i);
+        return -1;
+      }
+  if (!get_opt_time (silence, what, "starts_at", now, &starts_at, error)
+      || !get_opt_time (silence, what, "ends_at", -1, &ends_at, error)
+      || !get_opt_string (silence, what, "created_by", &created_by, error)
+      || !get_opt_string (silence, what, "comment", &comment, error))
+    return -1;
+  if (ends_at < 0)
+    {
+      invalid (error, "a silence needs a member “ends_at” (unix µs)");
+      return -1;
+    }
+  if (ends_at <= starts_at)
+    {
+      invalid (error, "silence member “ends_at” must be after “starts_at”");
+      return -1;
+    }
+  matchers_text = array_to_text (matchers);
+  if (!op_begin (self, error))
+    return -1;
+  {
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self,
+                 "INSERT INTO alert_silences (matchers, starts_at, ends_at, created_by, comment, "
+                 "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                 error);
+
+    ok = stmt != NULL;
+    if (ok)
+      {
+        sqlite3_bind_text (stmt, 1, matchers_text, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 2, starts_at);
+        sqlite3_bind_int64 (stmt, 3, ends_at);
+        bind_text_or_null (stmt, 4, created_by);
+        bind_text_or_null (stmt, 5, comment);
+        sqlite3_bind_int64 (stmt, 6, now);
+        ok = step_done (self, stmt, "cannot store the silence", error);
+        id = sqlite3_last_insert_rowid (self->db);
+      }
+  }
+  if (!op_end (self, ok, FALSE, error))
+    return -1;
+  return id;
+}
+
+static GPtrArray *
+sqlite_list_silences (TsqStorage *s, gboolean include_expired, gint64 now_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (TsqCachedStmt) stmt = prepare (
+    self,
+    include_expired ? "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at, "
+                      "expired_at FROM alert_silences ORDER BY starts_at, id"
+                    : "SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at, "
+                      "expired_at FROM alert_silences WHERE expired_at IS NULL AND ends_at > ?1 "
+                      "ORDER BY starts_at, id",
+    error);
+  g_autoptr (GPtrArray) list = NULL;
+  gboolean row;
+
+  if (stmt == NULL)
+    return NULL;
+  if (!include_expired)
+    sqlite3_bind_int64 (stmt, 1, now_us);
+  list = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
+  for (;;)
+    {
+      JsonObject *obj;
+      const char *state;
+
+      if (!step_row (self, stmt, &row, "cannot list silences", error))
+        return NULL;
+      if (!row)
+        break;
+      obj = json_object_new ();
+      json_object_set_int_member (obj, "id", sqlite3_column_int64 (stmt, 0));
+      set_json_member (obj, "matchers", stmt, 1);
+      set_time_member (obj, "starts_at", stmt, 2);
+      set_time_member (obj, "ends_at", stmt, 3);
+      set_text_member (obj, "created_by", stmt, 4);
+      set_text_member (obj, "comment", stmt, 5);
+      set_time_member (obj, "created_at", stmt, 6);
+      set_time_member (obj, "expired_at", stmt, 7);
+      if (sqlite3_column_type (stmt, 7) != SQLITE_NULL || sqlite3_column_int64 (stmt, 3) <= now_us)
+        state = "expired";
+      else if (sqlite3_column_int64 (stmt, 2) > now_us)
+        state = "pending";
+      else
+        state = "active";
+      json_object_set_string_member (obj, "state", state);
+      g_ptr_array_add (list, obj);
+    }
+  return g_steal_pointer (&list);
+}
+
+static gboolean
+expire_silence_row (TsqSqliteStorage *self, gint64 id, gint64 now_us, GError **error)
+{
+  {
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "SELECT expired_at, ends_at FROM alert_silences WHERE id = ?", error);
+    gboolean row;
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (stmt, 1, id);
+    if (!step_row (self, stmt, &row, "cannot read the silence", error))
+      return FALSE;
+    if (!row)
+      {
+        g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND,
+                     "no silence with id %" G_GINT64_FORMAT, id);
+        return FALSE;
+      }
+    if (sqlite3_column_type (stmt, 0) != SQLITE_NULL || sqlite3_column_int64 (stmt, 1) <= now_us)
+      return conflict (error, "silence %" G_GINT64_FORMAT " has already expired", id);
+  }
+  {
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "UPDATE alert_silences SET expired_at = ? WHERE id = ?", error);
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (stmt, 1, now_us);
+    sqlite3_bind_int64 (stmt, 2, id);
+    return step_done (self, stmt, "cannot expire the silence", error);
+  }
+}
+
+static gboolean
+sqlite_expire_silence (TsqStorage *s, gint64 id, gint64 now_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!op_begin (self, error))
+    return FALSE;
+  return op_end (self, expire_silence_row (self, id, now_us, error), FALSE, error);
+}
+
+/* ---- notification outbox ---- */
+
+static JsonObject *
+outbox_from_row (sqlite3_stmt *stmt)
+{
+  JsonObject *obj = json_object_new ();
+
+  set_text_member (obj, "id", stmt, 0);
+  set_json_member (obj, "alert_ids", stmt, 1);
+  set_text_member (obj, "channel", stmt, 2);
+  set_text_member (obj, "kind", stmt, 3);
+  set_json_member (obj, "payload", stmt, 4);
+  set_text_member (obj, "state", stmt, 5);
+  set_int_member (obj, "attempts", stmt, 6);
+  set_time_member (obj, "next_attempt_at", stmt, 7);
+  set_text_member (obj, "last_error", stmt, 8);
+  set_time_member (obj, "created_at", stmt, 9);
+  set_time_member (obj, "retry_from_at", stmt, 10);
+  set_time_member (obj, "updated_at", stmt, 11);
+  set_time_member (obj, "delivered_at", stmt, 12);
+  return obj;
+}
+
+static gboolean
+check_alert_ids (JsonObject *notification, GError **error)
+{
+  JsonNode *node = json_object_get_member (notification, "alert_ids");
+  JsonArray *ids;
+  guint i;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return invalid (error, "notification member “alert_ids” must be an array of alert ids");
+  ids = json_node_get_array (node);
+  for (i = 0; i < json_array_get_length (ids); i++)
+    {
+      JsonNode *id = json_array_get_element (ids, i);
+
+      if (!JSON_NODE_HOLDS_VALUE (id) || json_node_get_value_type (id) != G_TYPE_INT64)
+        return invalid (error, "notification member “alert_ids”: element %u is not an integer", i);
+    }
+  return TRUE;
+}
+
+static char *
+outbox_enqueue (TsqStorage *s, JsonObject *notification, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  const char *what = "a notification";
+  const char *given_id, *channel, *kind;
+  g_autofree char *id = NULL;
+  g_autofree char *alert_ids = NULL;
+  g_autofree char *payload = NULL;
+  gint64 created_at, next_attempt_at;
+  gboolean ok;
+
+  if (!get_opt_string (notification, what, "id", &given_id, error)
+      || !get_req_string (notification, what, "channel", &channel, error)
+      || !get_req_string (notification, what, "kind", &kind, error)
+      || !check_alert_ids (notification, error)
+      || !get_opt_time (notification, what, "created_at", g_get_real_time (), &created_at, error)
+      || !get_opt_time (notification, what, "next_attempt_at", created_at, &next_attempt_at, error))
+    return NULL;
+  if (given_id != NULL && !g_uuid_string_is_valid (given_id))
+    {
+      invalid (error, "notification member “id” must be a UUID, not “%s”", given_id);
+      return NULL;
+    }
+  if (tsq_json_get_object (notification, "payload") == NULL)
+    {
+      invalid (error, "a notification needs an object member “payload”");
+      return NULL;
+    }
+  id = given_id != NULL ? g_strdup (given_id) : g_uuid_string_random ();
+  alert_ids = member_is_null (notification, "alert_ids")
+                ? g_strdup ("[]")
+                : node_to_text (json_object_get_member (notification, "alert_ids"));
+  payload = node_to_text (json_object_get_member (notification, "payload"));
+
+  if (!op_begin (self, error))
+    return NULL;
+  {
+    g_autoptr (TsqCachedStmt) stmt = prepare (
+      self,
+      "INSERT INTO notification_outbox (id, alert_ids, channel, kind, payload, state, attempts, "
+      "next_attempt_at, created_at, retry_from_at, updated_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?7, ?7)",
+      error);
+
+    ok = stmt != NULL;
+    if (ok)
+      {
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 2, alert_ids, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 3, channel, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 4, kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text (stmt, 5, payload, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64 (stmt, 6, next_attempt_at);
+        sqlite3_bind_int64 (stmt, 7, created_at);
+        ok = step_done (self, stmt, "cannot store the notification", error);
+      }
+  }
+  if (!op_end (self, ok, FALSE, error))
+    return NULL;
+  return g_steal_pointer (&id);
+}
+
+static gboolean
+claim_rows (TsqSqliteStorage *self,
+            gint64 now_us,
+            guint limit,
+            gint64 lease_until,
+            GPtrArray *claimed,
+            GError **error)
+{
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  guint i;
+
+  /* Select, then update by id: both inside our IMMEDIATE transaction, so no other connection can
+   * claim in between, and the rows come back in due order (RETURNING has no order). */
+  {
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self,
+                 "SELECT id FROM notification_outbox WHERE state IN ('pending', 'sending') "
+                 "AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at, id LIMIT ?",
+                 error);
+    gboolean row;
+
+    if (stmt == NULL)
+      return FALSE;
+    sqlite3_bind_int64 (stmt, 1, now_us);
+    sqlite3_bind_int64 (stmt, 2, sql_limit (limit));
+    for (;;)
+      {
+        if (!step_row (self, stmt, &row, "cannot find due notifications", error))
+          return FALSE;
+        if (!row)
+          break;
+        g_ptr_array_add (ids, g_strdup ((const char *)sqlite3_column_text (stmt, 0)));
+      }
+  }
+  for (i = 0; i < ids->len; i++)
+    {
+      g_autoptr (TsqCachedStmt) stmt
+        = prepare (self,
+                   "UPDATE notification_outbox SET state = 'sending', attempts = attempts + 1, "
+                   "next_attempt_at = ?1, updated_at = ?2 WHERE id = ?3 RETURNING " OUTBOX_COLUMNS,
+                   error);
+      gboolean row;
+
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, lease_until);
+      sqlite3_bind_int64 (stmt, 2, now_us);
+      sqlite3_bind_text (stmt, 3, ids->pdata[i], -1, SQLITE_TRANSIENT);
+      if (!step_row (self, stmt, &row, "cannot claim a notification", error))
+        return FALSE;
+      if (row)
+        g_ptr_array_add (claimed, outbox_from_row (stmt));
+      /* Run the statement to completion so the RETURNING clause is finished. */
+      if (row && !step_row (self, stmt, &row, "cannot claim a notification", error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static GPtrArray *
+sqlite_outbox_claim_due (TsqStorage *s, gint64 now_us, guint limit, gint64 lease_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (GPtrArray) claimed
+    = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
+  gint64 lease_until;
+  gboolean ok;
+
+  if (!check_not_in_group (self, "claiming notifications", error))
+    return NULL;
+  lease_until = now_us > G_MAXINT64 - lease_us ? G_MAXINT64 : now_us + lease_us;
+  if (!op_begin (self, error))
+    return NULL;
+  ok = claim_rows (self, now_us, limit, lease_until, claimed, error);
+  /* Not batched: the claim, and everything pending with it (the rows' alerts included), is
+   * committed before a single row is handed out. */
+  if (!op_end (self, ok, FALSE, error))
+    return NULL;
+  return g_steal_pointer (&claimed);
+}
+
+typedef struct
+{
+  char *state;
+  gint64 attempts;
+  gint64 retry_from_at;
+} OutboxRowState;
+
+static void
+outbox_row_state_clear (OutboxRowState *st)
+{
+  g_clear_pointer (&st->state, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (OutboxRowState, outbox_row_state_clear)
+
+static gboolean
+outbox_row_state (TsqSqliteStorage *self, const char *id, OutboxRowState *st, GError **error)
+{
+  g_autoptr (TsqCachedStmt) stmt = prepare (
+    self, "SELECT state, attempts, retry_from_at FROM notification_outbox WHERE id = ?", error);
+  gboolean row;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  if (!step_row (self, stmt, &row, "cannot read the notification", error))
+    return FALSE;
+  if (!row)
+    {
+      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND,
+                   "no notification with id “%s”", id);
+      return FALSE;
+    }
+  st->state = g_strdup ((const char *)sqlite3_column_text (stmt, 0));
+  st->attempts = sqlite3_column_int64 (stmt, 1);
+  st->retry_from_at = sqlite3_column_int64 (stmt, 2);
+  return TRUE;
+}
+
+/* UPDATE notification_outbox SET <assignments> WHERE id = ?1, with ?2 = now and ?3, ?4 the
+ * extra values (text or NULL, integer). */
+static gboolean
+outbox_update (TsqSqliteStorage *self,
+               const char *assignments,
+               const char *id,
+               gint64 now_us,
+               const char *text,
+               gint64 number,
+               const char *context,
+               GError **error)
+{
+  g_autofree char *sql
+    = g_strdup_printf ("UPDATE notification_outbox SET %s WHERE id = ?1", assignments);
+  g_autoptr (TsqCachedStmt) stmt = prepare (self, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 2, now_us);
+  if (sqlite3_bind_parameter_count (stmt) >= 3)
+    bind_text_or_null (stmt, 3, text);
+  if (sqlite3_bind_parameter_count (stmt) >= 4)
+    sqlite3_bind_int64 (stmt, 4, number);
+  return step_done (self, stmt, context, error);
+}
+
+static gboolean
+mark_delivered_row (TsqSqliteStorage *self, const char *id, gint64 now_us, GError **error)
+{
+  g_auto (OutboxRowState) st = { 0 };
+
+  if (!outbox_row_state (self, id, &st, error))
+    return FALSE;
+  if (g_str_equal (st.state, TSQ_OUTBOX_DELIVERED))
+    return TRUE; /* a duplicate confirmation (the row was re-sent after a lease expired) */
+  return outbox_update (self,
+                        "state = 'delivered', delivered_at = ?2, updated_at = ?2, "
+                        "next_attempt_at = ?2",
+                        id, now_us, NULL, 0, "cannot mark the notification delivered", error);
+}
+
+static gboolean
+sqlite_outbox_mark_delivered (TsqStorage *s, const char *id, gint64 now_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!op_begin (self, error))
+    return FALSE;
+  return op_end (self, mark_delivered_row (self, id, now_us, error), FALSE, error);
+}
+
+static gboolean
+mark_failed_row (TsqSqliteStorage *self,
+                 const char *id,
+                 const char *message,
+                 gint64 retry_after_s,
+                 const TsqBackoff *backoff,
+                 gint64 now_us,
+                 gboolean *out_dead,
+                 GError **error)
+{
+  g_auto (OutboxRowState) st = { 0 };
+  gint64 next = 0;
+
+  if (!outbox_row_state (self, id, &st, error))
+    return FALSE;
+  if (!g_str_equal (st.state, TSQ_OUTBOX_SENDING))
+    return conflict (error,
+                     "notification %s is %s, not sending; only a claimed notification can fail", id,
+                     st.state);
+  if (message == NULL)
+    message = "unknown error";
+  if (!tsq_backoff_schedule (backoff, (guint)CLAMP (st.attempts, 1, G_MAXUINT), retry_after_s,
+                             st.retry_from_at, now_us, &next))
+    {
+      *out_dead = TRUE;
+      return outbox_update (self, "state = 'dead', last_error = ?3, updated_at = ?2", id, now_us,
+                            message, 0, "cannot dead-letter the notification", error);
+    }
+  *out_dead = FALSE;
+  return outbox_update (self,
+                        "state = 'pending', last_error = ?3, updated_at = ?2, next_attempt_at = ?4",
+                        id, now_us, message, next, "cannot reschedule the notification", error);
+}
+
+static gboolean
+sqlite_outbox_mark_failed (TsqStorage *s,
+                           const char *id,
+                           const char *message,
+                           gint64 retry_after_s,
+                           const TsqBackoff *backoff,
+                           gint64 now_us,
+                           gboolean *out_dead,
+                           GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  gboolean ok;
+
+  if (!op_begin (self, error))
+    return FALSE;
+  ok = mark_failed_row (self, id, message, retry_after_s, backoff, now_us, out_dead, error);
+  if (!ok)
+    *out_dead = FALSE;
+  return op_end (self, ok, FALSE, error);
+}
+
+static gboolean
+mark_dead_row (
+  TsqSqliteStorage *self, const char *id, const char *message, gint64 now_us, GError **error)
+{
+  g_auto (OutboxRowState) st = { 0 };
+
+  if (!outbox_row_state (self, id, &st, error))
+    return FALSE;
+  if (g_str_equal (st.state, TSQ_OUTBOX_DELIVERED))
+    return conflict (error, "notification %s was delivered; it cannot be dead-lettered", id);
+  return outbox_update (self, "state = 'dead', last_error = ?3, updated_at = ?2", id, now_us,
+                        message != NULL ? message : "permanent failure", 0,
+                        "cannot dead-letter the notification", error);
+}
+
+static gboolean
+sqlite_outbox_mark_dead (
+  TsqStorage *s, const char *id, const char *message, gint64 now_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!op_begin (self, error))
+    return FALSE;
+  return op_end (self, mark_dead_row (self, id, message, now_us, error), FALSE, error);
+}
+
+static gboolean
+requeue_row (TsqSqliteStorage *self, const char *id, gint64 now_us, GError **error)
+{
+  g_auto (OutboxRowState) st = { 0 };
+
+  if (!outbox_row_state (self, id, &st, error))
+    return FALSE;
+  if (!g_str_equal (st.state, TSQ_OUTBOX_DEAD))
+    return conflict (error, "notification %s is %s; only dead notifications can be requeued", id,
+                     st.state);
+  return outbox_update (self,
+                        "state = 'pending', attempts = 0, next_attempt_at = ?2, "
+                        "retry_from_at = ?2, updated_at = ?2",
+                        id, now_us, NULL, 0, "cannot requeue the notification", error);
+}
+
+static gboolean
+sqlite_outbox_requeue (TsqStorage *s, const char *id, gint64 now_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+
+  if (!op_begin (self, error))
+    return FALSE;
+  return op_end (self, requeue_row (self, id, now_us, error), FALSE, error);
+}
+
+static JsonObject *
+sqlite_outbox_get (TsqStorage *s, const char *id, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self, "SELECT " OUTBOX_COLUMNS " FROM notification_outbox WHERE id = ?", error);
+  gboolean row;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_TRANSIENT);
+  if (!step_row (self, stmt, &row, "cannot read the notification", error))
+    return NULL;
+  if (!row)
+    {
+      g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND,
+                   "no notification with id “%s”", id);
+      return NULL;
+    }
+  return outbox_from_row (stmt);
+}
+
+static GPtrArray *
+sqlite_outbox_list (TsqStorage *s, const char *state, guint limit, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (TsqCachedStmt) stmt = NULL;
+
+  if (state != NULL && !in_list (state, outbox_states))
+    {
+      invalid (error, "unknown notification state “%s” (pending, sending, delivered or dead)",
+               state);
+      return NULL;
+    }
+  stmt = prepare (self,
+                  state != NULL ? "SELECT " OUTBOX_COLUMNS " FROM notification_outbox "
+                                  "WHERE state = ?2 ORDER BY created_at DESC, id DESC LIMIT ?1"
+                                : "SELECT " OUTBOX_COLUMNS " FROM notification_outbox "
+                                  "ORDER BY created_at DESC, id DESC LIMIT ?1",
+                  error);
+  if (stmt == NULL)
+    return NULL;
   sqlite3_bind_int64 (stmt, 1, sql_limit (limit));
-  if (monitor_id != NULL)
-    sqlite3_bind_text (stmt, 2, monitor_id, -1, SQLITE_TRANSIENT);
-  return collect_rows (self, stmt, alert_from_row, "cannot list alerts", error);
+  if (state != NULL)
+    sqlite3_bind_text (stmt, 2, state, -1, SQLITE_TRANSIENT);
+  return collect_rows (self, stmt, outbox_from_row, "cannot list notifications", error);
+}
+
+static gint64
+sqlite_outbox_next_due (TsqStorage *s, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (TsqCachedStmt) stmt = prepare (self,
+                                            "SELECT min(next_attempt_at) FROM notification_outbox "
+                                            "WHERE state IN ('pending', 'sending')",
+                                            error);
+  gboolean row;
+
+  if (stmt == NULL)
+    return -1;
+  if (!step_row (self, stmt, &row, "cannot read the outbox", error))
+    return -1;
+  if (!row || sqlite3_column_type (stmt, 0) == SQLITE_NULL)
+    return 0;
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+static gint64
+sqlite_outbox_prune (TsqStorage *s, gint64 delivered_before_us, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  gint64 count = 0;
+  gboolean ok;
+
+  if (!op_begin (self, error))
+    return -1;
+  {
+    g_autoptr (TsqCachedStmt) stmt = prepare (
+      self, "DELETE FROM notification_outbox WHERE state = 'delivered' AND delivered_at < ?",
+      error);
+
+    ok = stmt != NULL;
+    if (ok)
+      {
+        sqlite3_bind_int64 (stmt, 1, delivered_before_us);
+        ok = step_done (self, stmt, "cannot prune the outbox", error);
+        count = sqlite3_changes (self->db);
+      }
+  }
+  if (!op_end (self, ok, FALSE, error))
+    return -1;
+  return count;
 }
 
 /* ---- system metrics ---- */
@@ -1488,6 +2802,8 @@ sqlite_flush (TsqStorage *s, GError **error)
 {
   TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
 
+  if (!check_not_in_group (self, "flush", error))
+    return FALSE;
   if (!commit (self, error))
     {
       g_clear_error (&self->deferred_error);
@@ -1558,6 +2874,39 @@ sqlite_prune (TsqStorage *s, gint64 raw_results_before_us, gint64 metrics_before
   return op_end (self, ok, FALSE, error);
 }
 
+/* ---- writes refused before they reach the database also doom an open group ---- */
+
+static gboolean
+sqlite_add_changes (
+  TsqStorage *s, const char *monitor_id, gint64 scan_id, JsonArray *changes, GError **error)
+{
+  gboolean ok = add_changes (s, monitor_id, scan_id, changes, error);
+
+  if (!ok)
+    fail_group (TSQ_SQLITE_STORAGE (s), error);
+  return ok;
+}
+
+static gint64
+sqlite_add_silence (TsqStorage *s, JsonObject *silence, GError **error)
+{
+  gint64 id = add_silence (s, silence, error);
+
+  if (id < 0)
+    fail_group (TSQ_SQLITE_STORAGE (s), error);
+  return id;
+}
+
+static char *
+sqlite_outbox_enqueue (TsqStorage *s, JsonObject *notification, GError **error)
+{
+  char *id = outbox_enqueue (s, notification, error);
+
+  if (id == NULL)
+    fail_group (TSQ_SQLITE_STORAGE (s), error);
+  return id;
+}
+
 /* ---- object ---- */
 
 static void
@@ -1568,6 +2917,9 @@ tsq_sqlite_storage_dispose (GObject *object)
   if (self->db != NULL && !self->read_only)
     {
       g_autoptr (GError) error = NULL;
+
+      /* An unfinished group is undone, as a crash would; the batch before it is kept. */
+      sqlite_transaction_rollback (TSQ_STORAGE (self));
 
       if (!commit (self, &error))
         g_warning ("final commit of %s failed: %s", self->path, error->message);
@@ -1585,6 +2937,7 @@ tsq_sqlite_storage_finalize (GObject *object)
   if (self->db != NULL)
     sqlite3_close_v2 (self->db);
   g_clear_error (&self->deferred_error);
+  g_clear_error (&self->group_error);
   g_free (self->path);
   G_OBJECT_CLASS (tsq_sqlite_storage_parent_class)->finalize (object);
 }
@@ -1632,7 +2985,29 @@ tsq_sqlite_storage_iface_init (TsqStorageInterface *iface)
   iface->add_changes = sqlite_add_changes;
   iface->list_changes = sqlite_list_changes;
   iface->add_alert = sqlite_add_alert;
-  iface->list_alerts = sqlite_list_alerts;
+  iface->transaction_begin = sqlite_transaction_begin;
+  iface->transaction_commit = sqlite_transaction_commit;
+  iface->transaction_rollback = sqlite_transaction_rollback;
+  iface->upsert_open_alert = sqlite_upsert_open_alert;
+  iface->get_alert = sqlite_get_alert;
+  iface->query_alerts = sqlite_query_alerts;
+  iface->list_open_alerts = sqlite_list_open_alerts;
+  iface->ack_alert = sqlite_ack_alert;
+  iface->resolve_alert = sqlite_resolve_alert;
+  iface->set_alert_escalation = sqlite_set_alert_escalation;
+  iface->add_silence = sqlite_add_silence;
+  iface->list_silences = sqlite_list_silences;
+  iface->expire_silence = sqlite_expire_silence;
+  iface->outbox_enqueue = sqlite_outbox_enqueue;
+  iface->outbox_claim_due = sqlite_outbox_claim_due;
+  iface->outbox_mark_delivered = sqlite_outbox_mark_delivered;
+  iface->outbox_mark_failed = sqlite_outbox_mark_failed;
+  iface->outbox_mark_dead = sqlite_outbox_mark_dead;
+  iface->outbox_requeue = sqlite_outbox_requeue;
+  iface->outbox_get = sqlite_outbox_get;
+  iface->outbox_list = sqlite_outbox_list;
+  iface->outbox_next_due = sqlite_outbox_next_due;
+  iface->outbox_prune = sqlite_outbox_prune;
   iface->add_system_metrics = sqlite_add_system_metrics;
   iface->list_system_metrics = sqlite_list_system_metrics;
   iface->flush = sqlite_flush;

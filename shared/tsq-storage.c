@@ -339,18 +339,230 @@ tsq_storage_add_alert (TsqStorage *s, JsonObject *alert, GError **error)
 GPtrArray *
 tsq_storage_list_alerts (TsqStorage *s, const char *monitor_id, guint limit, GError **error)
 {
+  TsqAlertFilter filter = { 0 };
+
+  filter.monitor_id = monitor_id;
+  filter.limit = limit;
+  return tsq_storage_query_alerts (s, &filter, error);
+}
+
+/* Every "now" argument: <= 0 means the real clock (tests pass a fake one). */
+static gint64
+now_or_real (gint64 us)
+{
+  return us > 0 ? us : g_get_real_time ();
+}
+
+/* The rest of the wrappers all look alike: check, find the vfunc, report a backend that lacks
+ * it, call. */
+#define DISPATCH(s, vfunc, failed, ...)                                                            \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    TsqStorageInterface *iface_;                                                                   \
+                                                                                                   \
+    g_return_val_if_fail (TSQ_IS_STORAGE (s), failed);                                             \
+    g_return_val_if_fail (error == NULL || *error == NULL, failed);                                \
+    iface_ = TSQ_STORAGE_GET_IFACE (s);                                                            \
+    if (iface_->vfunc == NULL)                                                                     \
+      {                                                                                            \
+        not_supported (s, #vfunc, error);                                                          \
+        return failed;                                                                             \
+      }                                                                                            \
+    return iface_->vfunc (s, __VA_ARGS__);                                                         \
+  }                                                                                                \
+  G_STMT_END
+
+gboolean
+tsq_storage_transaction_begin (TsqStorage *s, GError **error)
+{
+  DISPATCH (s, transaction_begin, FALSE, error);
+}
+
+gboolean
+tsq_storage_transaction_commit (TsqStorage *s, GError **error)
+{
+  DISPATCH (s, transaction_commit, FALSE, error);
+}
+
+void
+tsq_storage_transaction_rollback (TsqStorage *s)
+{
   TsqStorageInterface *iface;
 
-  g_return_val_if_fail (TSQ_IS_STORAGE (s), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
+  g_return_if_fail (TSQ_IS_STORAGE (s));
   iface = TSQ_STORAGE_GET_IFACE (s);
-  if (iface->list_alerts == NULL)
+  if (iface->transaction_rollback != NULL)
+    iface->transaction_rollback (s);
+}
+
+gint64
+tsq_storage_upsert_open_alert (TsqStorage *s,
+                               JsonObject *alert,
+                               gboolean *out_created,
+                               GError **error)
+{
+  gboolean created_dummy;
+
+  g_return_val_if_fail (alert != NULL, -1);
+  if (out_created == NULL)
+    out_created = &created_dummy;
+  *out_created = FALSE;
+  DISPATCH (s, upsert_open_alert, -1, alert, out_created, error);
+}
+
+JsonObject *
+tsq_storage_get_alert (TsqStorage *s, gint64 id, GError **error)
+{
+  DISPATCH (s, get_alert, NULL, id, error);
+}
+
+GPtrArray *
+tsq_storage_query_alerts (TsqStorage *s, const TsqAlertFilter *filter, GError **error)
+{
+  TsqAlertFilter all = { 0 };
+
+  if (filter == NULL)
+    filter = &all;
+  DISPATCH (s, query_alerts, NULL, filter, error);
+}
+
+GPtrArray *
+tsq_storage_list_open_alerts (TsqStorage *s, GError **error)
+{
+  DISPATCH (s, list_open_alerts, NULL, error);
+}
+
+gboolean
+tsq_storage_ack_alert (TsqStorage *s, gint64 id, const char *by, gint64 at_us, GError **error)
+{
+  DISPATCH (s, ack_alert, FALSE, id, by, now_or_real (at_us), error);
+}
+
+gboolean
+tsq_storage_resolve_alert (
+  TsqStorage *s, gint64 id, const char *reason, gint64 at_us, GError **error)
+{
+  DISPATCH (s, resolve_alert, FALSE, id, reason, now_or_real (at_us), error);
+}
+
+gboolean
+tsq_storage_set_alert_escalation (TsqStorage *s,
+                                  gint64 id,
+                                  const char *policy,
+                                  gint level,
+                                  gint64 last_notified_us,
+                                  gint64 next_action_us,
+                                  GError **error)
+{
+  DISPATCH (s, set_alert_escalation, FALSE, id, policy, level, last_notified_us, next_action_us,
+            error);
+}
+
+gint64
+tsq_storage_add_silence (TsqStorage *s, JsonObject *silence, GError **error)
+{
+  g_return_val_if_fail (silence != NULL, -1);
+  DISPATCH (s, add_silence, -1, silence, error);
+}
+
+GPtrArray *
+tsq_storage_list_silences (TsqStorage *s, gboolean include_expired, gint64 now_us, GError **error)
+{
+  DISPATCH (s, list_silences, NULL, include_expired, now_or_real (now_us), error);
+}
+
+gboolean
+tsq_storage_expire_silence (TsqStorage *s, gint64 id, gint64 now_us, GError **error)
+{
+  DISPATCH (s, expire_silence, FALSE, id, now_or_real (now_us), error);
+}
+
+char *
+tsq_storage_outbox_enqueue (TsqStorage *s, JsonObject *notification, GError **error)
+{
+  g_return_val_if_fail (notification != NULL, NULL);
+  DISPATCH (s, outbox_enqueue, NULL, notification, error);
+}
+
+GPtrArray *
+tsq_storage_outbox_claim_due (
+  TsqStorage *s, gint64 now_us, guint limit, gint64 lease_us, GError **error)
+{
+  g_return_val_if_fail (lease_us > 0, NULL);
+  DISPATCH (s, outbox_claim_due, NULL, now_or_real (now_us), limit, lease_us, error);
+}
+
+gboolean
+tsq_storage_outbox_mark_delivered (TsqStorage *s, const char *id, gint64 now_us, GError **error)
+{
+  g_return_val_if_fail (id != NULL, FALSE);
+  DISPATCH (s, outbox_mark_delivered, FALSE, id, now_or_real (now_us), error);
+}
+
+gboolean
+tsq_storage_outbox_mark_failed (TsqStorage *s,
+                                const char *id,
+                                const char *message,
+                                gint64 retry_after_s,
+                                const TsqBackoff *backoff,
+                                gint64 now_us,
+                                gboolean *out_dead,
+                                GError **error)
+{
+  TsqBackoff defaults;
+  gboolean dead_dummy;
+
+  g_return_val_if_fail (id != NULL, FALSE);
+  if (backoff == NULL)
     {
-      not_supported (s, "list_alerts", error);
-      return NULL;
+      tsq_backoff_init_default (&defaults);
+      backoff = &defaults;
     }
-  return iface->list_alerts (s, monitor_id, limit, error);
+  if (out_dead == NULL)
+    out_dead = &dead_dummy;
+  *out_dead = FALSE;
+  DISPATCH (s, outbox_mark_failed, FALSE, id, message, retry_after_s, backoff, now_or_real (now_us),
+            out_dead, error);
+}
+
+gboolean
+tsq_storage_outbox_mark_dead (
+  TsqStorage *s, const char *id, const char *message, gint64 now_us, GError **error)
+{
+  g_return_val_if_fail (id != NULL, FALSE);
+  DISPATCH (s, outbox_mark_dead, FALSE, id, message, now_or_real (now_us), error);
+}
+
+gboolean
+tsq_storage_outbox_requeue (TsqStorage *s, const char *id, gint64 now_us, GError **error)
+{
+  g_return_val_if_fail (id != NULL, FALSE);
+  DISPATCH (s, outbox_requeue, FALSE, id, now_or_real (now_us), error);
+}
+
+JsonObject *
+tsq_storage_outbox_get (TsqStorage *s, const char *id, GError **error)
+{
+  g_return_val_if_fail (id != NULL, NULL);
+  DISPATCH (s, outbox_get, NULL, id, error);
+}
+
+GPtrArray *
+tsq_storage_outbox_list (TsqStorage *s, const char *state, guint limit, GError **error)
+{
+  DISPATCH (s, outbox_list, NULL, state, limit, error);
+}
+
+gint64
+tsq_storage_outbox_next_due (TsqStorage *s, GError **error)
+{
+  DISPATCH (s, outbox_next_due, -1, error);
+}
+
+gint64
+tsq_storage_outbox_prune (TsqStorage *s, gint64 delivered_before_us, GError **error)
+{
+  DISPATCH (s, outbox_prune, -1, delivered_before_us, error);
 }
 
 gboolean
