@@ -826,14 +826,20 @@ render_nodes (Renderer *r, GPtrArray *nodes)
     }
 }
 
+/* json-glib's reference counts are not atomic, and rendering takes references on the context
+ * (the root node, generator copies of nested values): renders that share a context must not
+ * overlap. One lock keeps that simple; a render takes microseconds. */
+static GMutex render_lock;
+
 char *
 tsq_template_render (const TsqTemplate *self, JsonObject *context)
 {
   Renderer r = { 0 };
-  g_autoptr (JsonNode) root = NULL;
+  JsonNode *root = NULL;
 
   g_return_val_if_fail (self != NULL, NULL);
 
+  g_mutex_lock (&render_lock);
   if (context != NULL)
     {
       root = json_node_new (JSON_NODE_OBJECT);
@@ -844,6 +850,8 @@ tsq_template_render (const TsqTemplate *self, JsonObject *context)
   r.scopes[0].node = root;
   r.n_scopes = 1;
   render_nodes (&r, self->nodes);
+  g_clear_pointer (&root, json_node_unref);
+  g_mutex_unlock (&render_lock);
   return g_string_free (r.out, FALSE);
 }
 
