@@ -385,10 +385,19 @@ tsq_cmd_monitor (int argc, char **argv)
         status = tsq_cmd_fail (TSQ_EXIT_USAGE, "monitor import: %s", error->message);
       else
         {
-          for (guint i = 0; i < monitors->len && status == TSQ_EXIT_OK; i++)
-            if (!tsq_storage_put_monitor (storage, g_ptr_array_index (monitors, i), &error))
-              status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "monitor import: %s", error->message);
-          if (status == TSQ_EXIT_OK)
+          /* All or nothing: one transaction for the whole file. */
+          gboolean ok = tsq_storage_transaction_begin (storage, &error);
+
+          for (guint i = 0; ok && i < monitors->len; i++)
+            ok = tsq_storage_put_monitor (storage, g_ptr_array_index (monitors, i), &error);
+          if (ok)
+            ok = tsq_storage_transaction_commit (storage, &error);
+          else
+            tsq_storage_transaction_rollback (storage);
+          if (!ok)
+            status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "monitor import: nothing imported: %s",
+                                   error->message);
+          else
             fprintf (stderr, "imported %u monitor(s)\n", monitors->len);
         }
     }
