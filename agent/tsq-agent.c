@@ -469,6 +469,10 @@ prune (gpointer data)
 
   if (!tsq_storage_prune (self->storage, raw_before, metrics_before, &error))
     g_warning ("retention: %s", error->message);
+  g_clear_error (&error);
+  /* Delivered notifications are kept as long as raw results; pending and dead ones stay. */
+  if (raw_before > 0 && tsq_storage_outbox_prune (self->storage, raw_before, &error) < 0)
+    g_warning ("retention (outbox): %s", error ? error->message : "unknown error");
   return G_SOURCE_CONTINUE;
 }
 
