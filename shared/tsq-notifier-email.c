@@ -36,8 +36,8 @@ G_DEFINE_FINAL_TYPE (TsqNotifierEmail, tsq_notifier_email, TSQ_TYPE_NOTIFIER)
 
 /* -- message building -- */
 
-#define QP_MAX_LINE 75           /* + the soft break "=" = 76, RFC 2045 */
-#define HEADER_PLAIN_MAX 66      /* "Subject: " + 66 < 78 */
+#define QP_MAX_LINE 75            /* + the soft break "=" = 76, RFC 2045 */
+#define HEADER_PLAIN_MAX 66       /* "Subject: " + 66 < 78 */
 #define ENCODED_WORD_MAX_BYTES 39 /* 52 base64 characters + 12 = 64 per encoded word */
 
 gboolean
@@ -55,7 +55,7 @@ tsq_email_address_is_valid (const char *address)
   if (at == NULL || at == address || at[1] == '\0' || strchr (address, '@') != at)
     return FALSE;
   for (const char *p = address; *p; p++)
-    if ((guchar) *p <= 0x20 || (guchar) *p >= 0x7f || strchr ("<>()[],;:\"\\", *p) != NULL)
+    if ((guchar)*p <= 0x20 || (guchar)*p >= 0x7f || strchr ("<>()[],;:\"\\", *p) != NULL)
       return FALSE;
   /* The domain: labels separated by single dots. */
   if (at[1] == '.' || g_str_has_suffix (address, ".") || strstr (at, "..") != NULL)
@@ -96,7 +96,7 @@ needs_encoding (const char *text, gsize max_plain)
   if (strlen (text) > max_plain || strstr (text, "=?") != NULL)
     return TRUE;
   for (const char *p = text; *p; p++)
-    if ((guchar) *p < 0x20 || (guchar) *p >= 0x7f)
+    if ((guchar)*p < 0x20 || (guchar)*p >= 0x7f)
       return TRUE;
   return FALSE;
 }
@@ -130,7 +130,7 @@ tsq_email_encode_header (const char *text)
             break;
           end = next;
         }
-      b64 = g_base64_encode ((const guchar *) p, end - p);
+      b64 = g_base64_encode ((const guchar *)p, end - p);
       if (out->len > 0)
         g_string_append (out, "\r\n ");
       g_string_append_printf (out, "=?UTF-8?B?%s?=", b64);
@@ -146,7 +146,7 @@ qp_token (guchar c, gboolean line_start, gboolean line_end, char token[4])
   if (((c == ' ' || c == '\t') && !line_end)
       || (c >= 33 && c <= 126 && c != '=' && !(c == '.' && line_start)))
     {
-      token[0] = (char) c;
+      token[0] = (char)c;
       token[1] = '\0';
     }
   else
@@ -169,13 +169,13 @@ tsq_email_quoted_printable (const char *text)
           char token[4];
           gsize token_len;
 
-          qp_token ((guchar) p[i], col == 0, i + 1 == len, token);
+          qp_token ((guchar)p[i], col == 0, i + 1 == len, token);
           token_len = strlen (token);
           if (col + token_len > QP_MAX_LINE)
             {
               g_string_append (out, "=\r\n");
               col = 0;
-              qp_token ((guchar) p[i], TRUE, i + 1 == len, token);
+              qp_token ((guchar)p[i], TRUE, i + 1 == len, token);
               token_len = strlen (token);
             }
           g_string_append (out, token);
@@ -201,18 +201,17 @@ static char *
 format_date (gint64 unix_time)
 {
   static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  static const char *const months[]
+    = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
   g_autoptr (GDateTime) date = g_date_time_new_from_unix_utc (unix_time);
 
   if (date == NULL)
     date = g_date_time_new_now_utc ();
-  return g_strdup_printf ("%s, %02d %s %04d %02d:%02d:%02d +0000",
-                          days[g_date_time_get_day_of_week (date) - 1],
-                          g_date_time_get_day_of_month (date),
-                          months[g_date_time_get_month (date) - 1], g_date_time_get_year (date),
-                          g_date_time_get_hour (date), g_date_time_get_minute (date),
-                          g_date_time_get_second (date));
+  return g_strdup_printf (
+    "%s, %02d %s %04d %02d:%02d:%02d +0000", days[g_date_time_get_day_of_week (date) - 1],
+    g_date_time_get_day_of_month (date), months[g_date_time_get_month (date) - 1],
+    g_date_time_get_year (date), g_date_time_get_hour (date), g_date_time_get_minute (date),
+    g_date_time_get_second (date));
 }
 
 static char *
@@ -228,7 +227,7 @@ format_mailbox (const char *address, const char *name)
   g_strdelimit (clean, "\r\n", ' ');
   for (const char *p = clean; *p; p++)
     {
-      if ((guchar) *p < 0x20 || (guchar) *p >= 0x7f)
+      if ((guchar)*p < 0x20 || (guchar)*p >= 0x7f)
         printable = atext = FALSE;
       else if (!g_ascii_isalnum (*p) && strchr (" !#$%&'*+-/=?^_`{|}~", *p) == NULL)
         atext = FALSE;
@@ -311,8 +310,8 @@ tsq_email_build_message (const char *from,
   else
     {
       g_autofree char *html = tsq_email_quoted_printable (notification->html);
-      g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, notification->id,
-                                                             -1);
+      g_autofree char *hash
+        = g_compute_checksum_for_string (G_CHECKSUM_SHA256, notification->id, -1);
       /* "=_" cannot occur in quoted-printable output, so the boundary never collides. */
       g_autofree char *boundary = g_strdup_printf ("=_tsq_%.24s", hash);
 
@@ -415,14 +414,13 @@ open_socket (void *data, curlsocktype purpose, struct curl_sockaddr *address)
 
   remote = g_socket_address_new_from_native (&address->addr, address->addrlen);
   if (G_IS_INET_SOCKET_ADDRESS (remote)
-      && tsq_net_guard_check (job->guard,
-                              g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)),
-                              &error))
+      && tsq_net_guard_check (
+        job->guard, g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)), &error))
     return socket (address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
   if (job->guard_error == NULL)
-    job->guard_error = error ? g_steal_pointer (&error)
-                             : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED,
-                                                    "not an internet address");
+    job->guard_error
+      = error ? g_steal_pointer (&error)
+              : g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "not an internet address");
   return CURL_SOCKET_BAD;
 }
 
@@ -433,7 +431,7 @@ classify_curl (EmailJob *job, CURLcode code, long reply, const char *message)
   TsqDeliveryStatus status = TSQ_DELIVERY_RETRYABLE;
   char reply_text[32] = "";
 
-  job->info->http_status = reply > 0 && reply < 1000 ? (guint) reply : 0;
+  job->info->http_status = reply > 0 && reply < 1000 ? (guint)reply : 0;
   if (code == CURLE_OK)
     {
       job->status = TSQ_DELIVERY_DELIVERED;
@@ -449,44 +447,44 @@ classify_curl (EmailJob *job, CURLcode code, long reply, const char *message)
     }
   switch (code)
     {
-    case CURLE_ABORTED_BY_CALLBACK:
-      error_code = TSQ_NOTIFIER_ERROR_CANCELLED;
-      message = "cancelled";
-      break;
-    case CURLE_OPERATION_TIMEDOUT:
-      error_code = TSQ_NOTIFIER_ERROR_TIMEOUT;
-      break;
-    case CURLE_LOGIN_DENIED:
-      status = TSQ_DELIVERY_PERMANENT;
-      error_code = TSQ_NOTIFIER_ERROR_AUTH;
-      break;
-    case CURLE_USE_SSL_FAILED:
-      /* The server does not offer STARTTLS: a configuration matter, not a passing fault. */
-      status = TSQ_DELIVERY_PERMANENT;
-      error_code = TSQ_NOTIFIER_ERROR_TLS;
-      break;
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      status = TSQ_DELIVERY_PERMANENT;
-      error_code = TSQ_NOTIFIER_ERROR_INVALID_CONFIG;
-      break;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CACERT_BADFILE:
-      /* A certificate may be fixed by the server's owner: retry until the outbox gives up. */
-      error_code = TSQ_NOTIFIER_ERROR_TLS;
-      break;
-    default:
-      /* The SMTP reply decides: 5xx is final (550 no such user, 530 auth required, 554),
-       * 4xx is temporary (421, 450, 451, 452). */
-      if (reply >= 500 && reply <= 599)
-        {
-          status = TSQ_DELIVERY_PERMANENT;
-          error_code = TSQ_NOTIFIER_ERROR_REJECTED;
-        }
-      break;
+      case CURLE_ABORTED_BY_CALLBACK:
+        error_code = TSQ_NOTIFIER_ERROR_CANCELLED;
+        message = "cancelled";
+        break;
+      case CURLE_OPERATION_TIMEDOUT:
+        error_code = TSQ_NOTIFIER_ERROR_TIMEOUT;
+        break;
+      case CURLE_LOGIN_DENIED:
+        status = TSQ_DELIVERY_PERMANENT;
+        error_code = TSQ_NOTIFIER_ERROR_AUTH;
+        break;
+      case CURLE_USE_SSL_FAILED:
+        /* The server does not offer STARTTLS: a configuration matter, not a passing fault. */
+        status = TSQ_DELIVERY_PERMANENT;
+        error_code = TSQ_NOTIFIER_ERROR_TLS;
+        break;
+      case CURLE_URL_MALFORMAT:
+      case CURLE_UNSUPPORTED_PROTOCOL:
+        status = TSQ_DELIVERY_PERMANENT;
+        error_code = TSQ_NOTIFIER_ERROR_INVALID_CONFIG;
+        break;
+      case CURLE_PEER_FAILED_VERIFICATION:
+      case CURLE_SSL_CONNECT_ERROR:
+      case CURLE_SSL_CERTPROBLEM:
+      case CURLE_SSL_CIPHER:
+      case CURLE_SSL_CACERT_BADFILE:
+        /* A certificate may be fixed by the server's owner: retry until the outbox gives up. */
+        error_code = TSQ_NOTIFIER_ERROR_TLS;
+        break;
+      default:
+        /* The SMTP reply decides: 5xx is final (550 no such user, 530 auth required, 554),
+         * 4xx is temporary (421, 450, 451, 452). */
+        if (reply >= 500 && reply <= 599)
+          {
+            status = TSQ_DELIVERY_PERMANENT;
+            error_code = TSQ_NOTIFIER_ERROR_REJECTED;
+          }
+        break;
     }
   if (reply > 0)
     g_snprintf (reply_text, sizeof reply_text, " (SMTP reply %ld)", reply);
@@ -535,19 +533,19 @@ run_email_job (GTask *task, gpointer source, gpointer data, GCancellable *cancel
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 #else
-  curl_easy_setopt (curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_SMTP | CURLPROTO_SMTPS));
+  curl_easy_setopt (curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
   curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
   /* Mail goes straight to the configured server: no proxy from the environment. */
   curl_easy_setopt (curl, CURLOPT_PROXY, "");
   curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) job->timeout_ms);
-  curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, (long) job->timeout_ms);
+  curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long)job->timeout_ms);
+  curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, (long)job->timeout_ms);
   curl_easy_setopt (curl, CURLOPT_USE_SSL,
-                    job->implicit_tls                     ? (long) CURLUSESSL_ALL
-                    : job->starttls == STARTTLS_REQUIRED ? (long) CURLUSESSL_ALL
-                    : job->starttls == STARTTLS_TRY      ? (long) CURLUSESSL_TRY
-                                                         : (long) CURLUSESSL_NONE);
+                    job->implicit_tls                    ? (long)CURLUSESSL_ALL
+                    : job->starttls == STARTTLS_REQUIRED ? (long)CURLUSESSL_ALL
+                    : job->starttls == STARTTLS_TRY      ? (long)CURLUSESSL_TRY
+                                                         : (long)CURLUSESSL_NONE);
   curl_easy_setopt (curl, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, 2L);
   if (job->ca_file != NULL)
@@ -562,7 +560,7 @@ run_email_job (GTask *task, gpointer source, gpointer data, GCancellable *cancel
   curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
   curl_easy_setopt (curl, CURLOPT_READFUNCTION, read_message);
   curl_easy_setopt (curl, CURLOPT_READDATA, job);
-  curl_easy_setopt (curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) g_bytes_get_size (job->message));
+  curl_easy_setopt (curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)g_bytes_get_size (job->message));
   curl_easy_setopt (curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt (curl, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_easy_setopt (curl, CURLOPT_XFERINFODATA, job);
@@ -601,7 +599,7 @@ tsq_notifier_email_deliver (TsqNotifier *notifier,
   EmailJob *job;
   GBytes *message;
 
-  message = tsq_email_build_message (self->from, self->from_name, (const char *const *) self->to,
+  message = tsq_email_build_message (self->from, self->from_name, (const char *const *)self->to,
                                      notification, &error);
   if (message == NULL)
     {
@@ -764,8 +762,7 @@ tsq_notifier_email_new_from_config (GKeyFile *config,
       if (i == G_N_ELEMENTS (starttls_names))
         {
           g_set_error (error, TSQ_NOTIFIER_ERROR, TSQ_NOTIFIER_ERROR_INVALID_CONFIG,
-                       "[%s] starttls: expected required, try or none, got “%s”", group,
-                       starttls);
+                       "[%s] starttls: expected required, try or none, got “%s”", group, starttls);
           return NULL;
         }
       self->starttls = i;
@@ -867,7 +864,7 @@ tsq_notifier_email_new_from_config (GKeyFile *config,
       return NULL;
     }
   g_ptr_array_add (recipients, NULL);
-  self->to = (GStrv) g_ptr_array_free (g_steal_pointer (&recipients), FALSE);
+  self->to = (GStrv)g_ptr_array_free (g_steal_pointer (&recipients), FALSE);
   return TSQ_NOTIFIER (g_steal_pointer (&self));
 
 fail:

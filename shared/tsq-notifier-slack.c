@@ -25,17 +25,17 @@ tsq_notifier_slack_escape (const char *text)
     {
       switch (*p)
         {
-        case '&':
-          g_string_append (out, "&amp;");
-          break;
-        case '<':
-          g_string_append (out, "&lt;");
-          break;
-        case '>':
-          g_string_append (out, "&gt;");
-          break;
-        default:
-          g_string_append_c (out, *p);
+          case '&':
+            g_string_append (out, "&amp;");
+            break;
+          case '<':
+            g_string_append (out, "&lt;");
+            break;
+          case '>':
+            g_string_append (out, "&gt;");
+            break;
+          default:
+            g_string_append_c (out, *p);
         }
     }
   return g_string_free (out, FALSE);
@@ -75,11 +75,8 @@ tsq_notifier_slack_build_body (const TsqNotification *notification)
 }
 
 static TsqDeliveryStatus
-classify_slack (TsqNotifier *self,
-                SoupMessage *msg,
-                GBytes *response,
-                TsqDeliveryInfo *info,
-                GError **error)
+classify_slack (
+  TsqNotifier *self, SoupMessage *msg, GBytes *response, TsqDeliveryInfo *info, GError **error)
 {
   TsqDeliveryStatus status = tsq_notifier_classify_http (self, msg, response, info, error);
 

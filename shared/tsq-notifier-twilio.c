@@ -52,8 +52,8 @@ is_sid (const char *text, const char *prefix)
 static char *
 sms_text (const TsqNotification *notification)
 {
-  const char *text = notification->body && *notification->body ? notification->body
-                                                                : notification->subject;
+  const char *text
+    = notification->body && *notification->body ? notification->body : notification->subject;
   glong len;
 
   if (text == NULL)
@@ -69,11 +69,8 @@ sms_text (const TsqNotification *notification)
 }
 
 static TsqDeliveryStatus
-classify_twilio (TsqNotifier *self,
-                 SoupMessage *msg,
-                 GBytes *response,
-                 TsqDeliveryInfo *info,
-                 GError **error)
+classify_twilio (
+  TsqNotifier *self, SoupMessage *msg, GBytes *response, TsqDeliveryInfo *info, GError **error)
 {
   g_autoptr (GError) http_error = NULL;
   g_autoptr (JsonNode) root = NULL;
@@ -154,13 +151,13 @@ tsq_notifier_twilio_deliver (TsqNotifier *notifier,
   if (self->from != NULL)
     form = soup_form_encode ("To", self->to, "From", self->from, "Body", text, NULL);
   else
-    form = soup_form_encode ("To", self->to, "MessagingServiceSid", self->messaging_service,
-                             "Body", text, NULL);
+    form = soup_form_encode ("To", self->to, "MessagingServiceSid", self->messaging_service, "Body",
+                             text, NULL);
   body = g_bytes_new_take (form, strlen (form));
   form = NULL;
-  credentials = g_strdup_printf ("%s:%s", self->account_sid,
-                                 tsq_secret_get_value (self->auth_token));
-  encoded = g_base64_encode ((const guchar *) credentials, strlen (credentials));
+  credentials
+    = g_strdup_printf ("%s:%s", self->account_sid, tsq_secret_get_value (self->auth_token));
+  encoded = g_base64_encode ((const guchar *)credentials, strlen (credentials));
   authorization = g_strconcat ("Basic ", encoded, NULL);
   headers = soup_message_get_request_headers (msg);
   soup_message_headers_replace (headers, "Authorization", authorization);
@@ -261,8 +258,7 @@ tsq_notifier_twilio_new_from_config (GKeyFile *config,
   if (!tsq_twilio_is_e164 (self->to))
     {
       g_set_error (error, TSQ_NOTIFIER_ERROR, TSQ_NOTIFIER_ERROR_INVALID_CONFIG,
-                   "[%s] to: expected one E.164 number (+15551234567), got “%s”", group,
-                   self->to);
+                   "[%s] to: expected one E.164 number (+15551234567), got “%s”", group, self->to);
       return NULL;
     }
 

@@ -21,8 +21,14 @@ struct _TsqNotifierWebhook
 G_DEFINE_FINAL_TYPE (TsqNotifierWebhook, tsq_notifier_webhook, TSQ_TYPE_NOTIFIER)
 
 static const char *const reserved_headers[] = {
-  "content-type",          "content-length",        "host",           "transfer-encoding",
-  "connection",            "x-techscaniq-delivery", "idempotency-key", "x-techscaniq-signature",
+  "content-type",
+  "content-length",
+  "host",
+  "transfer-encoding",
+  "connection",
+  "x-techscaniq-delivery",
+  "idempotency-key",
+  "x-techscaniq-signature",
   NULL,
 };
 
@@ -108,11 +114,10 @@ tsq_notifier_webhook_deliver (TsqNotifier *notifier,
       if (!tsq_notifier_parse_header_line (notification->headers[i], &name, &value, &error)
           || is_reserved (name))
         {
-          tsq_notifier_return_error (task, TSQ_DELIVERY_PERMANENT,
-                                     TSQ_NOTIFIER_ERROR_INVALID_NOTIFICATION,
-                                     "channel %s: notification header %u: %s",
-                                     tsq_notifier_get_name (notifier), i + 1,
-                                     error ? error->message : "reserved header");
+          tsq_notifier_return_error (
+            task, TSQ_DELIVERY_PERMANENT, TSQ_NOTIFIER_ERROR_INVALID_NOTIFICATION,
+            "channel %s: notification header %u: %s", tsq_notifier_get_name (notifier), i + 1,
+            error ? error->message : "reserved header");
           g_object_unref (task);
           return;
         }
@@ -123,8 +128,8 @@ tsq_notifier_webhook_deliver (TsqNotifier *notifier,
   if (self->secret != NULL)
     {
       /* Signed at each attempt: a retry an hour later must still pass a 5-minute window. */
-      g_autofree char *signature = tsq_signature_header (
-        tsq_secret_get_value (self->secret), g_get_real_time () / G_USEC_PER_SEC, body);
+      g_autofree char *signature = tsq_signature_header (tsq_secret_get_value (self->secret),
+                                                         g_get_real_time () / G_USEC_PER_SEC, body);
 
       soup_message_headers_replace (headers, TSQ_SIGNATURE_HEADER, signature);
     }
@@ -150,7 +155,7 @@ tsq_notifier_webhook_describe (TsqNotifier *notifier, GString *out)
   /* Header values often carry tokens (Authorization): names only. */
   for (guint i = 0; i < self->header_names->len; i++)
     g_string_append_printf (out, " header=%s: " TSQ_SECRET_REDACTED,
-                            (const char *) self->header_names->pdata[i]);
+                            (const char *)self->header_names->pdata[i]);
 }
 
 static void

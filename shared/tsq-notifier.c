@@ -52,14 +52,14 @@ tsq_delivery_status_to_string (TsqDeliveryStatus status)
 {
   switch (status)
     {
-    case TSQ_DELIVERY_DELIVERED:
-      return "delivered";
-    case TSQ_DELIVERY_RETRYABLE:
-      return "retryable";
-    case TSQ_DELIVERY_PERMANENT:
-      return "permanent";
-    default:
-      return "unknown";
+      case TSQ_DELIVERY_DELIVERED:
+        return "delivered";
+      case TSQ_DELIVERY_RETRYABLE:
+        return "retryable";
+      case TSQ_DELIVERY_PERMANENT:
+        return "permanent";
+      default:
+        return "unknown";
     }
 }
 
@@ -147,30 +147,27 @@ tsq_notifier_get_property (GObject *object, guint prop_id, GValue *value, GParam
 
   switch (prop_id)
     {
-    case PROP_NAME:
-      g_value_set_string (value, priv->name);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      case PROP_NAME:
+        g_value_set_string (value, priv->name);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
 static void
-tsq_notifier_set_property (GObject *object,
-                           guint prop_id,
-                           const GValue *value,
-                           GParamSpec *pspec)
+tsq_notifier_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   TsqNotifierPrivate *priv = tsq_notifier_get_instance_private (TSQ_NOTIFIER (object));
 
   switch (prop_id)
     {
-    case PROP_NAME:
-      g_free (priv->name);
-      priv->name = g_value_dup_string (value);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      case PROP_NAME:
+        g_free (priv->name);
+        priv->name = g_value_dup_string (value);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
 
@@ -195,7 +192,7 @@ tsq_notifier_init (TsqNotifier *self)
 
   g_mutex_init (&priv->lock);
   priv->guard = tsq_net_guard_new_default ();
-  priv->timeout_ms = (guint) (TSQ_NOTIFIER_DEFAULT_TIMEOUT_S * 1000);
+  priv->timeout_ms = (guint)(TSQ_NOTIFIER_DEFAULT_TIMEOUT_S * 1000);
   priv->rate_per_minute = TSQ_NOTIFIER_DEFAULT_RATE_PER_MINUTE;
   priv->burst = MIN (10.0, TSQ_NOTIFIER_DEFAULT_RATE_PER_MINUTE);
   priv->tokens = priv->burst;
@@ -361,11 +358,8 @@ tsq_notifier_return (GTask *task, TsqDeliveryStatus status, TsqDeliveryInfo *inf
 }
 
 void
-tsq_notifier_return_error (GTask *task,
-                           TsqDeliveryStatus status,
-                           TsqNotifierError code,
-                           const char *format,
-                           ...)
+tsq_notifier_return_error (
+  GTask *task, TsqDeliveryStatus status, TsqNotifierError code, const char *format, ...)
 {
   GError *error;
   va_list args;
@@ -398,7 +392,7 @@ take_token (TsqNotifier *self, gint64 *retry_after_s)
       else
         {
           ok = FALSE;
-          *retry_after_s = MAX (1, (gint64) ceil ((1.0 - priv->tokens) / per_us / 1e6));
+          *retry_after_s = MAX (1, (gint64)ceil ((1.0 - priv->tokens) / per_us / 1e6));
         }
     }
   g_mutex_unlock (&priv->lock);
@@ -473,7 +467,7 @@ tsq_notifier_deliver_async (TsqNotifier *self,
     copy->created_at = g_get_real_time () / G_USEC_PER_SEC;
   if (copy->channel == NULL)
     copy->channel = g_strdup (tsq_notifier_get_name (self));
-  g_task_set_task_data (task, copy, (GDestroyNotify) tsq_notification_free);
+  g_task_set_task_data (task, copy, (GDestroyNotify)tsq_notification_free);
 
   if (!check_notification (copy, &error))
     {
@@ -614,7 +608,7 @@ tsq_notifier_parse_header_line (const char *line, char **name, char **value, GEr
         return FALSE;
       }
   for (const char *p = v; *p; p++)
-    if (((guchar) *p < 0x20 && *p != '\t') || *p == 0x7f)
+    if (((guchar)*p < 0x20 && *p != '\t') || *p == 0x7f)
       {
         /* CR/LF would let a value add headers or split the request. */
         g_set_error (error, TSQ_NOTIFIER_ERROR, TSQ_NOTIFIER_ERROR_INVALID_NOTIFICATION,
@@ -627,11 +621,8 @@ tsq_notifier_parse_header_line (const char *line, char **name, char **value, GEr
 }
 
 TsqDeliveryStatus
-tsq_notifier_classify_http (TsqNotifier *self,
-                            SoupMessage *msg,
-                            GBytes *response,
-                            TsqDeliveryInfo *info,
-                            GError **error)
+tsq_notifier_classify_http (
+  TsqNotifier *self, SoupMessage *msg, GBytes *response, TsqDeliveryInfo *info, GError **error)
 {
   guint status = soup_message_get_status (msg);
   const char *reason = soup_message_get_reason_phrase (msg);
@@ -650,16 +641,14 @@ tsq_notifier_classify_http (TsqNotifier *self,
   /* A short, single-line excerpt for the message; the full one is in info. */
   if (info->response != NULL)
     {
-      excerpt = g_utf8_substring (info->response, 0,
-                                  MIN (200, g_utf8_strlen (info->response, -1)));
+      excerpt = g_utf8_substring (info->response, 0, MIN (200, g_utf8_strlen (info->response, -1)));
       g_strdelimit (excerpt, "\r\n\t", ' ');
     }
   if (status == SOUP_STATUS_REQUEST_TIMEOUT || status == 429
       || SOUP_STATUS_IS_SERVER_ERROR (status))
     {
       g_set_error (error, TSQ_NOTIFIER_ERROR, TSQ_NOTIFIER_ERROR_HTTP, "channel %s: HTTP %u %s%s%s",
-                   name, status, reason ? reason : "", excerpt ? ": " : "",
-                   excerpt ? excerpt : "");
+                   name, status, reason ? reason : "", excerpt ? ": " : "", excerpt ? excerpt : "");
       return TSQ_DELIVERY_RETRYABLE;
     }
   if (SOUP_STATUS_IS_REDIRECTION (status))
@@ -688,8 +677,8 @@ typedef struct
   SoupMessage *msg;
   GInputStream *stream;
   guint8 *buffer;
-  GCancellable *inner;   /* cancels the HTTP exchange: timeout, guard or caller */
-  GCancellable *outer;   /* the caller's */
+  GCancellable *inner; /* cancels the HTTP exchange: timeout, guard or caller */
+  GCancellable *outer; /* the caller's */
   gulong outer_handler;
   GSource *timeout_source;
   gboolean timed_out;
@@ -913,11 +902,8 @@ tsq_notifier_http_send (TsqNotifier *self,
 /* -- config helpers -- */
 
 char *
-tsq_notifier_config_get (GKeyFile *config,
-                         const char *group,
-                         const char *key,
-                         gboolean required,
-                         GError **error)
+tsq_notifier_config_get (
+  GKeyFile *config, const char *group, const char *key, gboolean required, GError **error)
 {
   g_autofree char *value = NULL;
 
@@ -978,11 +964,8 @@ tsq_notifier_config_parse_http_url (const char *url,
 }
 
 TsqSecret *
-tsq_notifier_config_get_secret (GKeyFile *config,
-                                const char *group,
-                                const char *name,
-                                gboolean required,
-                                GError **error)
+tsq_notifier_config_get_secret (
+  GKeyFile *config, const char *group, const char *name, gboolean required, GError **error)
 {
   g_autoptr (GError) local_error = NULL;
   TsqSecret *secret;
@@ -1004,17 +987,20 @@ typedef TsqNotifier *(*NewFunc) (GKeyFile *config,
                                  const char *name,
                                  GError **error);
 
-static const char *const common_keys[] = { "type", "rate_per_minute", "burst", "timeout_s",
-                                           "ca_file", NULL };
+static const char *const common_keys[]
+  = { "type", "rate_per_minute", "burst", "timeout_s", "ca_file", NULL };
 
 static const struct
 {
   const char *type;
   NewFunc create;
-  const char *keys[12];    /* plain keys */
-  const char *secrets[4];  /* secret names: NAME, NAME_env, NAME_file all accepted */
+  const char *keys[12];   /* plain keys */
+  const char *secrets[4]; /* secret names: NAME, NAME_env, NAME_file all accepted */
 } kinds[] = {
-  { "webhook", tsq_notifier_webhook_new_from_config, { "header", NULL }, { "url", "secret", NULL } },
+  { "webhook",
+    tsq_notifier_webhook_new_from_config,
+    { "header", NULL },
+    { "url", "secret", NULL } },
   { "slack", tsq_notifier_slack_new_from_config, { NULL }, { "url", NULL } },
   { "twilio",
     tsq_notifier_twilio_new_from_config,
@@ -1022,8 +1008,7 @@ static const struct
     { "auth_token", NULL } },
   { "email",
     tsq_notifier_email_new_from_config,
-    { "smtp_url", "starttls", "username", "from", "from_name", "to", "allow_insecure_auth",
-      NULL },
+    { "smtp_url", "starttls", "username", "from", "from_name", "to", "allow_insecure_auth", NULL },
     { "password", NULL } },
 };
 
@@ -1065,8 +1050,8 @@ check_keys (GKeyFile *config, const char *group, guint kind, GError **error)
 
   for (guint i = 0; keys && keys[i]; i++)
     {
-      gboolean known = g_strv_contains (common_keys, keys[i])
-                       || g_strv_contains (kinds[kind].keys, keys[i]);
+      gboolean known
+        = g_strv_contains (common_keys, keys[i]) || g_strv_contains (kinds[kind].keys, keys[i]);
 
       for (guint s = 0; !known && kinds[kind].secrets[s]; s++)
         known = tsq_secret_is_key_for (keys[i], kinds[kind].secrets[s]);
@@ -1160,7 +1145,7 @@ tsq_notifier_new_from_config (GKeyFile *config, const char *channel_group, GErro
   if (notifier == NULL)
     return NULL;
   tsq_notifier_set_rate_limit (notifier, rate, burst > 0 ? burst : MIN (10.0, MAX (rate, 1.0)));
-  tsq_notifier_set_timeout_ms (notifier, (guint) ceil (timeout_s * 1000));
+  tsq_notifier_set_timeout_ms (notifier, (guint)ceil (timeout_s * 1000));
   tsq_notifier_set_ca_file (notifier, ca_file);
   return g_steal_pointer (&notifier);
 }

@@ -41,13 +41,13 @@ typedef enum
   TSQ_NOTIFIER_ERROR_RATE_LIMITED,         /* this channel's own token bucket is empty */
   TSQ_NOTIFIER_ERROR_NETWORK,              /* connect/DNS/read/write failure */
   TSQ_NOTIFIER_ERROR_TIMEOUT,
-  TSQ_NOTIFIER_ERROR_TLS,                  /* handshake or certificate failure */
-  TSQ_NOTIFIER_ERROR_BLOCKED_ADDRESS,      /* the SSRF guard refused the destination */
-  TSQ_NOTIFIER_ERROR_HTTP,                 /* the receiver answered with an error status */
-  TSQ_NOTIFIER_ERROR_AUTH,                 /* credentials refused (HTTP 401/403, SMTP 535) */
-  TSQ_NOTIFIER_ERROR_REJECTED,             /* the provider refused the message (bad number,
-                                              SMTP 5xx on a recipient, Twilio error code) */
-  TSQ_NOTIFIER_ERROR_CANCELLED,            /* the caller's GCancellable fired */
+  TSQ_NOTIFIER_ERROR_TLS,             /* handshake or certificate failure */
+  TSQ_NOTIFIER_ERROR_BLOCKED_ADDRESS, /* the SSRF guard refused the destination */
+  TSQ_NOTIFIER_ERROR_HTTP,            /* the receiver answered with an error status */
+  TSQ_NOTIFIER_ERROR_AUTH,            /* credentials refused (HTTP 401/403, SMTP 535) */
+  TSQ_NOTIFIER_ERROR_REJECTED,        /* the provider refused the message (bad number,
+                                         SMTP 5xx on a recipient, Twilio error code) */
+  TSQ_NOTIFIER_ERROR_CANCELLED,       /* the caller's GCancellable fired */
 } TsqNotifierError;
 
 #define TSQ_NOTIFIER_ERROR (tsq_notifier_error_quark ())
@@ -80,15 +80,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqDeliveryInfo, tsq_delivery_info_free)
  * when deliver_async is called (the caller may free it right after). */
 typedef struct
 {
-  char *id;           /* idempotency id, e.g. the outbox row's UUID: required, <= 200 chars of
-                         [A-Za-z0-9._-] (it becomes a header and a Message-ID) */
-  char *channel;      /* channel name, informational (may be NULL) */
-  char *subject;      /* one line; NULL or "" allowed */
-  char *body;         /* plain text */
-  char *html;         /* optional HTML alternative (email only) */
-  JsonNode *json;     /* optional rendered payload: the webhook body / the Slack message */
-  GStrv headers;      /* optional extra "Name: value" lines for webhooks */
-  gint64 created_at;  /* unix seconds; 0 = now (webhook JSON, email Date) */
+  char *id;          /* idempotency id, e.g. the outbox row's UUID: required, <= 200 chars of
+                        [A-Za-z0-9._-] (it becomes a header and a Message-ID) */
+  char *channel;     /* channel name, informational (may be NULL) */
+  char *subject;     /* one line; NULL or "" allowed */
+  char *body;        /* plain text */
+  char *html;        /* optional HTML alternative (email only) */
+  JsonNode *json;    /* optional rendered payload: the webhook body / the Slack message */
+  GStrv headers;     /* optional extra "Name: value" lines for webhooks */
+  gint64 created_at; /* unix seconds; 0 = now (webhook JSON, email Date) */
 } TsqNotification;
 
 TsqNotification *tsq_notification_new (const char *id, const char *subject, const char *body);
@@ -119,9 +119,8 @@ struct _TsqNotifierClass
 /* Reads the group "channel NAME" (the whole group name is passed) of config and builds the
  * channel its `type=` names: webhook, slack, twilio or email. Unknown keys, bad values and
  * unresolvable secrets fail with TSQ_NOTIFIER_ERROR_INVALID_CONFIG naming group and key. */
-TsqNotifier *tsq_notifier_new_from_config (GKeyFile *config,
-                                           const char *channel_group,
-                                           GError **error);
+TsqNotifier *
+tsq_notifier_new_from_config (GKeyFile *config, const char *channel_group, GError **error);
 /* Every "[channel ...]" group of config, in file order: an array of TsqNotifier (owned). */
 GPtrArray *tsq_notifier_load_all (GKeyFile *config, GError **error);
 

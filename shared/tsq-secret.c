@@ -99,13 +99,13 @@ tsq_secret_describe (const TsqSecret *secret)
     return g_strdup ("(none)");
   switch (secret->source)
     {
-    case TSQ_SECRET_SOURCE_ENV:
-      return g_strdup_printf (TSQ_SECRET_REDACTED " (from $%s)", secret->origin);
-    case TSQ_SECRET_SOURCE_FILE:
-      return g_strdup_printf (TSQ_SECRET_REDACTED " (from file %s)", secret->origin);
-    case TSQ_SECRET_SOURCE_INLINE:
-    default:
-      return g_strdup (TSQ_SECRET_REDACTED " (inline)");
+      case TSQ_SECRET_SOURCE_ENV:
+        return g_strdup_printf (TSQ_SECRET_REDACTED " (from $%s)", secret->origin);
+      case TSQ_SECRET_SOURCE_FILE:
+        return g_strdup_printf (TSQ_SECRET_REDACTED " (from file %s)", secret->origin);
+      case TSQ_SECRET_SOURCE_INLINE:
+      default:
+        return g_strdup (TSQ_SECRET_REDACTED " (inline)");
     }
 }
 
@@ -131,7 +131,7 @@ check_value (const char *value, const char *group, const char *key, GError **err
       return FALSE;
     }
   for (const char *p = value; *p; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f)
+    if ((guchar)*p < 0x20 || *p == 0x7f)
       {
         g_set_error (error, TSQ_SECRET_ERROR, TSQ_SECRET_ERROR_INVALID,
                      "[%s] %s: the secret contains a control character", group, key);
@@ -175,7 +175,7 @@ read_secret_file (const char *path, const char *group, const char *key, GError *
   if (st.st_mode & S_IROTH)
     g_warning ("[%s] %s: secret file %s is readable by every user (mode %04o); "
                "chmod o-r it",
-               group, key, path, (guint) (st.st_mode & 07777));
+               group, key, path, (guint)(st.st_mode & 07777));
 
   n = read (fd, buffer, sizeof buffer);
   close (fd);
@@ -198,11 +198,8 @@ read_secret_file (const char *path, const char *group, const char *key, GError *
 }
 
 TsqSecret *
-tsq_secret_new_from_key_file (GKeyFile *key_file,
-                              const char *group,
-                              const char *name,
-                              gboolean required,
-                              GError **error)
+tsq_secret_new_from_key_file (
+  GKeyFile *key_file, const char *group, const char *name, gboolean required, GError **error)
 {
   g_autofree char *env_key = g_strconcat (name, "_env", NULL);
   g_autofree char *file_key = g_strconcat (name, "_file", NULL);
@@ -217,8 +214,7 @@ tsq_secret_new_from_key_file (GKeyFile *key_file,
   if (has_inline + has_env + has_file > 1)
     {
       g_set_error (error, TSQ_SECRET_ERROR, TSQ_SECRET_ERROR_AMBIGUOUS,
-                   "[%s] %s: give only one of %s, %s and %s", group, name, name, env_key,
-                   file_key);
+                   "[%s] %s: give only one of %s, %s and %s", group, name, name, env_key, file_key);
       return NULL;
     }
   if (!has_inline && !has_env && !has_file)
@@ -268,8 +264,8 @@ tsq_secret_new_from_key_file (GKeyFile *key_file,
       origin = g_key_file_get_string (key_file, group, file_key, NULL);
       if (origin == NULL || *g_strstrip (origin) == '\0')
         {
-          g_set_error (error, TSQ_SECRET_ERROR, TSQ_SECRET_ERROR_FILE, "[%s] %s: empty path",
-                       group, file_key);
+          g_set_error (error, TSQ_SECRET_ERROR, TSQ_SECRET_ERROR_FILE, "[%s] %s: empty path", group,
+                       file_key);
           return NULL;
         }
       value = read_secret_file (origin, group, file_key, error);

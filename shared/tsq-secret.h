@@ -48,11 +48,8 @@ TsqSecret *tsq_secret_new (const char *value);
 /* Resolves NAME / NAME_env / NAME_file in group. If none is set: NULL without error when
  * !required, else TSQ_SECRET_ERROR_MISSING. Errors name the group and the key, never the
  * value. */
-TsqSecret *tsq_secret_new_from_key_file (GKeyFile *key_file,
-                                         const char *group,
-                                         const char *name,
-                                         gboolean required,
-                                         GError **error);
+TsqSecret *tsq_secret_new_from_key_file (
+  GKeyFile *key_file, const char *group, const char *name, gboolean required, GError **error);
 TsqSecret *tsq_secret_copy (const TsqSecret *secret);
 /* Wipes the value, then frees. NULL-safe. */
 void tsq_secret_free (TsqSecret *secret);

@@ -17,13 +17,13 @@ G_DEFINE_QUARK (tsq-signature-error-quark, tsq_signature_error)
 static GHmac *
 signature_hmac (const char *secret, gint64 timestamp, GBytes *body)
 {
-  GHmac *hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) secret, strlen (secret));
+  GHmac *hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *)secret, strlen (secret));
   char prefix[32];
   gsize len = 0;
   const guint8 *data = body ? g_bytes_get_data (body, &len) : NULL;
 
   g_snprintf (prefix, sizeof prefix, "%" G_GINT64_FORMAT ".", timestamp);
-  g_hmac_update (hmac, (const guchar *) prefix, strlen (prefix));
+  g_hmac_update (hmac, (const guchar *)prefix, strlen (prefix));
   if (len > 0)
     g_hmac_update (hmac, data, len);
   return hmac;
@@ -78,7 +78,7 @@ decode_hex (const char *hex, gsize len, guint8 *out, gsize out_len)
 
       if (hi < 0 || lo < 0)
         return FALSE;
-      out[i] = (guint8) (hi << 4 | lo);
+      out[i] = (guint8)(hi << 4 | lo);
     }
   return TRUE;
 }
@@ -203,7 +203,7 @@ tsq_signature_verify (const char *secret,
 
   /* Checked after the HMAC so that an attacker learns nothing from forged timestamps. */
   skew = now > timestamp ? now - timestamp : timestamp - now;
-  if (skew > (gint64) tolerance_s)
+  if (skew > (gint64)tolerance_s)
     {
       g_set_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_EXPIRED,
                    "signature timestamp is %" G_GINT64_FORMAT " s away from now (tolerance %u s)",

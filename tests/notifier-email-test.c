@@ -40,8 +40,7 @@ free_port (void)
   g_autoptr (GSocketAddress) bound = NULL;
   g_autoptr (GError) error = NULL;
 
-  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                         &error);
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
   g_socket_bind (socket, any, FALSE, &error);
   g_assert_no_error (error);
@@ -65,7 +64,7 @@ find_python (void)
 
       if (candidates[i] == NULL || !g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
         continue;
-      if (g_spawn_sync (NULL, (char **) argv, NULL,
+      if (g_spawn_sync (NULL, (char **)argv, NULL,
                         G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL,
                         NULL, &status, NULL)
           && g_spawn_check_wait_status (status, NULL))
@@ -119,9 +118,8 @@ smtp_start (void)
       /* stdin is a pipe the receiver watches: when this process dies, the server goes too. */
       candidate->process = g_subprocess_new (
         G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, python, script,
-        "--dir", candidate->outdir, "--cert", cert, "--key", key, "--user", SMTP_USER,
-        "--password", SMTP_PASSWORD, "--port-starttls", p1, "--port-implicit", p2,
-        "--port-plain", p3, NULL);
+        "--dir", candidate->outdir, "--cert", cert, "--key", key, "--user", SMTP_USER, "--password",
+        SMTP_PASSWORD, "--port-starttls", p1, "--port-implicit", p2, "--port-plain", p3, NULL);
       g_assert_no_error (error);
       out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (candidate->process));
       line = g_data_input_stream_read_line (out, NULL, NULL, &error);
@@ -240,7 +238,8 @@ email_channel (const char *url, const char *extra)
 {
   g_autofree char *ca = g_test_build_filename (G_TEST_DIST, "data", "ca.pem", NULL);
   /* The test CA, unless the case brings its own ca_file. */
-  g_autofree char *ca_line = strstr (extra, "ca_file=") ? g_strdup ("") : g_strdup_printf ("ca_file=%s\n", ca);
+  g_autofree char *ca_line
+    = strstr (extra, "ca_file=") ? g_strdup ("") : g_strdup_printf ("ca_file=%s\n", ca);
   g_autofree char *ini = g_strdup_printf ("[channel mail]\ntype=email\nsmtp_url=%s\n"
                                           "from=alerts@techscaniq.test\ntimeout_s=20\n%s%s",
                                           url, ca_line, extra);
@@ -329,10 +328,10 @@ test_starttls_auth_multipart (void)
   g_assert_cmpstr (tsq_json_get_string (summary, "login", NULL), ==, SMTP_USER);
   g_assert_cmpstr (tsq_json_get_string (summary, "mail_from", NULL), ==, "alerts@techscaniq.test");
   g_assert_cmpuint (json_array_get_length (tsq_json_get_array (summary, "rcpt_tos")), ==, 2);
-  g_assert_cmpstr (json_array_get_string_element (tsq_json_get_array (summary, "rcpt_tos"), 0),
-                   ==, "ops@example.com");
-  g_assert_cmpstr (json_array_get_string_element (tsq_json_get_array (summary, "rcpt_tos"), 1),
-                   ==, "oncall@example.com");
+  g_assert_cmpstr (json_array_get_string_element (tsq_json_get_array (summary, "rcpt_tos"), 0), ==,
+                   "ops@example.com");
+  g_assert_cmpstr (json_array_get_string_element (tsq_json_get_array (summary, "rcpt_tos"), 1), ==,
+                   "oncall@example.com");
   g_assert_cmpstr (json_array_get_string_element (tsq_json_get_array (summary, "to"), 1), ==,
                    "oncall@example.com");
   /* Headers, as decoded by Python: the UTF-8 subject survives RFC 2047 intact. */
@@ -364,8 +363,7 @@ test_starttls_auth_multipart (void)
 
     g_assert_cmpstr (tsq_json_get_string (text, "content_type", NULL), ==, "text/plain");
     g_assert_cmpstr (tsq_json_get_string (text, "charset", NULL), ==, "utf-8");
-    g_assert_cmpstr (tsq_json_get_string (text, "transfer_encoding", NULL), ==,
-                     "quoted-printable");
+    g_assert_cmpstr (tsq_json_get_string (text, "transfer_encoding", NULL), ==, "quoted-printable");
     g_assert_cmpstr (text_body, ==, expected_text);
     g_assert_cmpstr (tsq_json_get_string (html, "content_type", NULL), ==, "text/html");
     g_assert_cmpstr (html_body, ==, notification->html);
@@ -520,9 +518,8 @@ test_untrusted_certificate (void)
       g_test_skip ("no system CA bundle (package ca-certificates)");
       return;
     }
-  extra = g_strdup_printf ("ca_file=%s\nusername=" SMTP_USER "\npassword=" SMTP_PASSWORD
-                           "\nto=ops@example.com\n",
-                           bundle);
+  extra = g_strdup_printf (
+    "ca_file=%s\nusername=" SMTP_USER "\npassword=" SMTP_PASSWORD "\nto=ops@example.com\n", bundle);
   notifier = email_channel (url, extra);
   g_assert_cmpint (deliver (notifier, notification, NULL, &error), ==, TSQ_DELIVERY_RETRYABLE);
   g_assert_error (error, TSQ_NOTIFIER_ERROR, TSQ_NOTIFIER_ERROR_TLS);

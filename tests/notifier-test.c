@@ -41,7 +41,7 @@ typedef struct
   GPtrArray *requests;  /* Request */
   GHashTable *accepted; /* delivery ids the webhook accepted: receivers dedupe on them */
   guint webhook_failures_left;
-  GPtrArray *hanging;   /* paused messages, never answered */
+  GPtrArray *hanging; /* paused messages, never answered */
   GMainContext *context;
   GMainLoop *loop;
   GThread *thread;
@@ -119,10 +119,9 @@ handle_webhook (Receiver *self, SoupServerMessage *msg, Request *request, const 
   /* /hook: signed deliveries; /hook/plain: unsigned ones. */
   if (strcmp (path, "/hook") == 0)
     {
-      request->signature_ok
-        = tsq_signature_verify (WEBHOOK_SECRET, signature, request->body,
-                                g_get_real_time () / G_USEC_PER_SEC,
-                                TSQ_SIGNATURE_DEFAULT_TOLERANCE_S, &error);
+      request->signature_ok = tsq_signature_verify (WEBHOOK_SECRET, signature, request->body,
+                                                    g_get_real_time () / G_USEC_PER_SEC,
+                                                    TSQ_SIGNATURE_DEFAULT_TOLERANCE_S, &error);
       if (!request->signature_ok)
         {
           request->signature_error = g_strdup (error->message);
@@ -196,7 +195,7 @@ handle_twilio (Receiver *self, SoupServerMessage *msg, Request *request, const c
 {
   const char *authorization = soup_message_headers_get_one (request->headers, "Authorization");
   g_autofree char *expected_auth = NULL;
-  g_autofree char *credentials = g_base64_encode ((const guchar *) TWILIO_SID ":" TWILIO_TOKEN,
+  g_autofree char *credentials = g_base64_encode ((const guchar *)TWILIO_SID ":" TWILIO_TOKEN,
                                                   strlen (TWILIO_SID ":" TWILIO_TOKEN));
   g_autoptr (GHashTable) form = NULL;
   g_autofree char *form_text = NULL;
@@ -304,8 +303,8 @@ receiver_new (void)
   g_assert_no_error (error);
   g_main_context_pop_thread_default (self->context);
   uris = soup_server_get_uris (self->server);
-  self->port = (guint16) g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  self->port = (guint16)g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
   self->thread = g_thread_new ("receiver", receiver_thread, self);
   return self;
 }
@@ -392,7 +391,7 @@ capture_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, g
   g_mutex_lock (&log_lock);
   for (gsize i = 0; i < n_fields; i++)
     if (fields[i].length < 0)
-      g_string_append_printf (log_text, "%s=%s\n", fields[i].key, (const char *) fields[i].value);
+      g_string_append_printf (log_text, "%s=%s\n", fields[i].key, (const char *)fields[i].value);
   g_mutex_unlock (&log_lock);
   /* Criticals stay fatal (G_DEBUG=fatal-criticals); the rest is only recorded. */
   if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR))
@@ -510,8 +509,8 @@ test_webhook_retry_then_deliver (void)
   TsqDeliveryInfo *info = NULL;
 
   /* The secret file ends with a newline, as `echo secret > file` leaves it. */
-  g_file_set_contents_full (secret_path, WEBHOOK_SECRET "\n", -1,
-                            G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+  g_file_set_contents_full (secret_path, WEBHOOK_SECRET "\n", -1, G_FILE_SET_CONTENTS_CONSISTENT,
+                            0600, &error);
   g_assert_no_error (error);
   ini = g_strdup_printf ("[channel hook]\ntype=webhook\nurl=%s\nsecret_file=%s\n"
                          "header=X-Team: ops;X-Env: prod\n",
@@ -552,8 +551,8 @@ test_webhook_retry_then_deliver (void)
 
       g_assert_cmpstr (request->method, ==, "POST");
       g_assert_true (request->signature_ok);
-      g_assert_cmpstr (soup_message_headers_get_one (request->headers, "X-TechScanIQ-Delivery"),
-                       ==, NOTIFICATION_ID);
+      g_assert_cmpstr (soup_message_headers_get_one (request->headers, "X-TechScanIQ-Delivery"), ==,
+                       NOTIFICATION_ID);
       g_assert_cmpstr (soup_message_headers_get_one (request->headers, "Idempotency-Key"), ==,
                        NOTIFICATION_ID);
       g_assert_cmpstr (soup_message_headers_get_content_type (request->headers, NULL), ==,
@@ -564,8 +563,7 @@ test_webhook_retry_then_deliver (void)
       object = json_node_get_object (root);
       g_assert_cmpstr (tsq_json_get_string (object, "id", NULL), ==, NOTIFICATION_ID);
       g_assert_cmpstr (tsq_json_get_string (object, "channel", NULL), ==, "hook");
-      g_assert_cmpstr (tsq_json_get_string (object, "subject", NULL), ==,
-                       "Site down: example.com");
+      g_assert_cmpstr (tsq_json_get_string (object, "subject", NULL), ==, "Site down: example.com");
       g_assert_cmpstr (tsq_json_get_string (object, "text", NULL), ==,
                        "example.com answered 502 <Bad Gateway> & failed");
       g_assert_cmpstr (tsq_json_get_string (object, "created_at", NULL), ==,
@@ -582,8 +580,8 @@ test_webhook_json_payload (void)
 {
   g_autoptr (Receiver) receiver = receiver_new ();
   g_autofree char *url = receiver_url (receiver, "/hook");
-  g_autofree char *ini = g_strdup_printf ("[channel hook]\ntype=webhook\nurl=%s\nsecret=%s\n", url,
-                                          WEBHOOK_SECRET);
+  g_autofree char *ini
+    = g_strdup_printf ("[channel hook]\ntype=webhook\nurl=%s\nsecret=%s\n", url, WEBHOOK_SECRET);
   g_autoptr (TsqNotifier) notifier = load (ini, "channel hook");
   g_autoptr (TsqNotification) notification = alert ();
   g_autoptr (GBytes) expected = NULL;
@@ -592,8 +590,7 @@ test_webhook_json_payload (void)
 
   notification->json = tsq_json_from_string (payload, NULL);
   notification->headers = g_strsplit ("X-Event: tech_added", "\n", -1);
-  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==,
-                   TSQ_DELIVERY_DELIVERED);
+  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==, TSQ_DELIVERY_DELIVERED);
   request = receiver_request (receiver, 0);
   g_assert_true (request->signature_ok);
   /* The body is exactly the rendered payload (re-serialised), and what was signed. */
@@ -618,8 +615,7 @@ test_webhook_unsigned (void)
   g_autoptr (TsqNotifier) notifier = load (ini, "channel plain");
   g_autoptr (TsqNotification) notification = alert ();
 
-  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==,
-                   TSQ_DELIVERY_DELIVERED);
+  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==, TSQ_DELIVERY_DELIVERED);
   g_assert_null (
     soup_message_headers_get_one (receiver_request (receiver, 0)->headers, TSQ_SIGNATURE_HEADER));
 }
@@ -738,8 +734,7 @@ test_webhook_network_errors (void)
   guint port;
 
   /* A port that was just free: nothing listens there. */
-  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                         &error);
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
   g_socket_bind (socket, any, FALSE, &error);
   g_assert_no_error (error);
@@ -752,8 +747,7 @@ test_webhook_network_errors (void)
                          "url=http://169.254.169.254/latest/meta-data/\n",
                          port);
   refused = load (ini, "channel down");
-  g_assert_cmpint (deliver (refused, notification, NULL, NULL, &error), ==,
-                   TSQ_DELIVERY_RETRYABLE);
+  g_assert_cmpint (deliver (refused, notification, NULL, NULL, &error), ==, TSQ_DELIVERY_RETRYABLE);
   g_assert_error (error, TSQ_NOTIFIER_ERROR, TSQ_NOTIFIER_ERROR_NETWORK);
   g_clear_error (&error);
 
@@ -776,8 +770,7 @@ test_guard_on_connect (void)
   g_autoptr (GError) error = NULL;
 
   /* A host name is judged on the address DNS gives, at connect time. */
-  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==,
-                   TSQ_DELIVERY_DELIVERED);
+  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==, TSQ_DELIVERY_DELIVERED);
   tsq_net_guard_add_blocked (guard, "127.0.0.0/8", &error);
   g_assert_no_error (error);
   tsq_net_guard_add_blocked (guard, "::1/128", &error);
@@ -867,9 +860,8 @@ test_slack (void)
     g_autofree char *body = request_body (receiver_request (receiver, 1));
     g_autoptr (JsonNode) root = tsq_json_from_string (body, NULL);
 
-    g_assert_cmpuint (json_array_get_length (tsq_json_get_array (json_node_get_object (root),
-                                                                 "blocks")),
-                      ==, 1);
+    g_assert_cmpuint (
+      json_array_get_length (tsq_json_get_array (json_node_get_object (root), "blocks")), ==, 1);
   }
 
   /* A non-object payload falls back to the text form; the receiver still accepts it. */
@@ -917,10 +909,8 @@ test_twilio (void)
   g_assert_no_error (error);
   g_assert_cmpuint (info->http_status, ==, 201);
   /* The receiver derives the SID from the Body it decoded: equal only if the text arrived. */
-  expected_sid = g_strconcat ("SM",
-                              g_compute_checksum_for_string (G_CHECKSUM_MD5, notification->body,
-                                                             -1),
-                              NULL);
+  expected_sid = g_strconcat (
+    "SM", g_compute_checksum_for_string (G_CHECKSUM_MD5, notification->body, -1), NULL);
   g_assert_cmpstr (info->provider_id, ==, expected_sid);
   g_clear_pointer (&info, tsq_delivery_info_free);
   {
@@ -978,20 +968,18 @@ test_rate_limit (void)
   g_autoptr (Receiver) receiver = receiver_new ();
   g_autofree char *url = receiver_url (receiver, "/hook/plain");
   g_autofree char *other_url = receiver_url (receiver, "/hook/plain");
-  g_autofree char *ini = g_strdup_printf (
-    "[channel slow]\ntype=webhook\nurl=%s\nrate_per_minute=2\nburst=2\n\n"
-    "[channel other]\ntype=webhook\nurl=%s\nrate_per_minute=2\nburst=1\n",
-    url, other_url);
+  g_autofree char *ini
+    = g_strdup_printf ("[channel slow]\ntype=webhook\nurl=%s\nrate_per_minute=2\nburst=2\n\n"
+                       "[channel other]\ntype=webhook\nurl=%s\nrate_per_minute=2\nburst=1\n",
+                       url, other_url);
   g_autoptr (TsqNotifier) notifier = load (ini, "channel slow");
   g_autoptr (TsqNotifier) other = load (ini, "channel other");
   g_autoptr (TsqNotification) notification = alert ();
   g_autoptr (GError) error = NULL;
   TsqDeliveryInfo *info = NULL;
 
-  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==,
-                   TSQ_DELIVERY_DELIVERED);
-  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==,
-                   TSQ_DELIVERY_DELIVERED);
+  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==, TSQ_DELIVERY_DELIVERED);
+  g_assert_cmpint (deliver (notifier, notification, NULL, NULL, NULL), ==, TSQ_DELIVERY_DELIVERED);
   /* The third within the same minute: refused locally, with when to come back (a token per
    * 30 s; a little of it may already have refilled). */
   g_assert_cmpint (deliver (notifier, notification, NULL, &info, &error), ==,
@@ -1033,14 +1021,14 @@ test_secrets_never_printed (void)
   g_autoptr (GError) error = NULL;
   g_autofree char *log = NULL;
   GString *outputs = g_string_new (NULL);
-  const char *const secrets[] = { WEBHOOK_SECRET, TWILIO_TOKEN, "wr0ng-t0ken-in-env",
-                                  "0pen-f1le-s3cret" };
+  const char *const secrets[]
+    = { WEBHOOK_SECRET, TWILIO_TOKEN, "wr0ng-t0ken-in-env", "0pen-f1le-s3cret" };
 
   g_file_set_contents_full (token_path, "  " TWILIO_TOKEN "  \nsecond line ignored\n", -1,
                             G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
   g_assert_no_error (error);
-  g_file_set_contents_full (open_path, "0pen-f1le-s3cret", -1, G_FILE_SET_CONTENTS_CONSISTENT,
-                            0644, &error);
+  g_file_set_contents_full (open_path, "0pen-f1le-s3cret", -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
+                            &error);
   g_assert_no_error (error);
   g_setenv ("TSQ_TEST_HOOK_SECRET", WEBHOOK_SECRET, TRUE);
   g_setenv ("TSQ_TEST_WRONG_TOKEN", "wr0ng-t0ken-in-env", TRUE);
@@ -1072,8 +1060,8 @@ test_secrets_never_printed (void)
       GError *failure = NULL;
       TsqDeliveryStatus status = deliver (notifier, notification, NULL, &info, &failure);
 
-      g_string_append_printf (outputs, "%s\n%s\n%s\n", description,
-                              failure ? failure->message : "", info->response ? info->response : "");
+      g_string_append_printf (outputs, "%s\n%s\n%s\n", description, failure ? failure->message : "",
+                              info->response ? info->response : "");
       /* The secrets really were used: the signed hook and the right token got through. */
       if (g_str_equal (tsq_notifier_get_name (notifier), "pager-wrong"))
         g_assert_cmpint (status, ==, TSQ_DELIVERY_PERMANENT);
@@ -1085,9 +1073,9 @@ test_secrets_never_printed (void)
       tsq_delivery_info_free (info);
     }
   /* The custom Authorization header arrived, with its value. */
-  g_assert_cmpstr (soup_message_headers_get_one (receiver_request (receiver, 0)->headers,
-                                                 "Authorization"),
-                   ==, "Bearer " WEBHOOK_SECRET);
+  g_assert_cmpstr (
+    soup_message_headers_get_one (receiver_request (receiver, 0)->headers, "Authorization"), ==,
+    "Bearer " WEBHOOK_SECRET);
 
   log = captured_log ();
   /* The capture works: it saw the deliveries and the warning about the open file, which names
@@ -1270,10 +1258,10 @@ test_retry_after_parsing (void)
   g_assert_cmpint (tsq_notifier_parse_retry_after ("soon", 0), ==, -1);
   g_assert_cmpint (tsq_notifier_parse_retry_after ("12abc", 0), ==, -1);
   /* An HTTP date: 2026-01-01 00:01:40 GMT is 100 s after 1767225600. */
-  g_assert_cmpint (tsq_notifier_parse_retry_after ("Thu, 01 Jan 2026 00:01:40 GMT", 1767225600),
-                   ==, 100);
-  g_assert_cmpint (tsq_notifier_parse_retry_after ("Thu, 01 Jan 2026 00:01:40 GMT", 1767229999),
-                   ==, 0);
+  g_assert_cmpint (tsq_notifier_parse_retry_after ("Thu, 01 Jan 2026 00:01:40 GMT", 1767225600), ==,
+                   100);
+  g_assert_cmpint (tsq_notifier_parse_retry_after ("Thu, 01 Jan 2026 00:01:40 GMT", 1767229999), ==,
+                   0);
 }
 
 int

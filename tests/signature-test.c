@@ -37,7 +37,8 @@ test_known_answers (void)
     {
       g_autoptr (GBytes) body = bytes (vectors[i].body);
       g_autofree char *hex = tsq_signature_compute (vectors[i].secret, vectors[i].timestamp, body);
-      g_autofree char *header = tsq_signature_header (vectors[i].secret, vectors[i].timestamp, body);
+      g_autofree char *header
+        = tsq_signature_header (vectors[i].secret, vectors[i].timestamp, body);
       g_autofree char *expected_header
         = g_strdup_printf ("t=%" G_GINT64_FORMAT ",v1=%s", vectors[i].timestamp, vectors[i].hex);
 
@@ -70,10 +71,11 @@ test_verify_accepts (void)
 
   /* Upper-case hex, spaces after commas, an unknown scheme and a rotated-out signature first. */
   upper = g_ascii_strup (vectors[0].hex, -1);
-  rotated = g_strdup_printf ("t=1700000000, v0=abc, v1=%s, v1=%s",
-                             "00000000000000000000000000000000000000000000000000000000000000ff",
-                             upper);
-  g_assert_true (tsq_signature_verify ("whsec_test_secret", rotated, body, 1700000010, 300, &error));
+  rotated
+    = g_strdup_printf ("t=1700000000, v0=abc, v1=%s, v1=%s",
+                       "00000000000000000000000000000000000000000000000000000000000000ff", upper);
+  g_assert_true (
+    tsq_signature_verify ("whsec_test_secret", rotated, body, 1700000010, 300, &error));
   g_assert_no_error (error);
   spaced = g_strdup_printf ("  v1=%s ,t=1700000000 ", vectors[0].hex);
   g_assert_true (tsq_signature_verify ("whsec_test_secret", spaced, body, 1700000000, 0, &error));
@@ -93,8 +95,8 @@ static void
 test_verify_rejects (void)
 {
   g_autoptr (GBytes) body = bytes (vectors[0].body);
-  g_autoptr (GBytes) tampered = bytes (
-    "{\"id\":\"0d8f6e2a-7c1b-4a8e-9f3d-2b5c6a7e8f90\",\"text\":\"Site up!\"}");
+  g_autoptr (GBytes) tampered
+    = bytes ("{\"id\":\"0d8f6e2a-7c1b-4a8e-9f3d-2b5c6a7e8f90\",\"text\":\"Site up!\"}");
   g_autofree char *header = g_strdup_printf ("t=1700000000,v1=%s", vectors[0].hex);
   g_autofree char *other_time = g_strdup_printf ("t=1700000001,v1=%s", vectors[0].hex);
   g_autofree char *flipped = g_strdup (header);
@@ -114,8 +116,8 @@ test_verify_rejects (void)
   };
   GError *error = NULL;
 
-  g_assert_false (tsq_signature_verify ("whsec_test_secret", header, tampered, 1700000000, 300,
-                                        &error));
+  g_assert_false (
+    tsq_signature_verify ("whsec_test_secret", header, tampered, 1700000000, 300, &error));
   g_assert_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_MISMATCH);
   g_clear_error (&error);
 
@@ -124,32 +126,32 @@ test_verify_rejects (void)
   g_clear_error (&error);
 
   /* The timestamp is signed: moving it breaks the signature. */
-  g_assert_false (tsq_signature_verify ("whsec_test_secret", other_time, body, 1700000000, 300,
-                                        &error));
+  g_assert_false (
+    tsq_signature_verify ("whsec_test_secret", other_time, body, 1700000000, 300, &error));
   g_assert_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_MISMATCH);
   g_clear_error (&error);
 
   /* One flipped hex digit in the signature. */
   flipped[strlen (flipped) - 1] = flipped[strlen (flipped) - 1] == 'e' ? 'f' : 'e';
-  g_assert_false (tsq_signature_verify ("whsec_test_secret", flipped, body, 1700000000, 300,
-                                        &error));
+  g_assert_false (
+    tsq_signature_verify ("whsec_test_secret", flipped, body, 1700000000, 300, &error));
   g_assert_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_MISMATCH);
   g_clear_error (&error);
 
   /* Replays: valid signature, too old (or too far in the future). */
-  g_assert_false (tsq_signature_verify ("whsec_test_secret", header, body, 1700000301, 300,
-                                        &error));
+  g_assert_false (
+    tsq_signature_verify ("whsec_test_secret", header, body, 1700000301, 300, &error));
   g_assert_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_EXPIRED);
   g_clear_error (&error);
-  g_assert_false (tsq_signature_verify ("whsec_test_secret", header, body, 1699999000, 300,
-                                        &error));
+  g_assert_false (
+    tsq_signature_verify ("whsec_test_secret", header, body, 1699999000, 300, &error));
   g_assert_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_EXPIRED);
   g_clear_error (&error);
 
   for (guint i = 0; i < G_N_ELEMENTS (malformed); i++)
     {
-      g_assert_false (tsq_signature_verify ("whsec_test_secret", malformed[i], body, 1700000000,
-                                            300, &error));
+      g_assert_false (
+        tsq_signature_verify ("whsec_test_secret", malformed[i], body, 1700000000, 300, &error));
       g_assert_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_MALFORMED);
       g_clear_error (&error);
     }
@@ -159,8 +161,8 @@ test_verify_rejects (void)
 
   /* Huge headers are refused without parsing them. */
   too_long = g_strnfill (100000, 'v');
-  g_assert_false (tsq_signature_verify ("whsec_test_secret", too_long, body, 1700000000, 300,
-                                        &error));
+  g_assert_false (
+    tsq_signature_verify ("whsec_test_secret", too_long, body, 1700000000, 300, &error));
   g_assert_error (error, TSQ_SIGNATURE_ERROR, TSQ_SIGNATURE_ERROR_MALFORMED);
   g_clear_error (&error);
 }
@@ -180,17 +182,17 @@ test_constant_time_equal (void)
 
   /* Against memcmp, with the one difference at every position and every bit. */
   for (guint i = 0; i < sizeof a; i++)
-    a[i] = (guint8) g_rand_int_range (rand, 0, 256);
+    a[i] = (guint8)g_rand_int_range (rand, 0, 256);
   memcpy (b, a, sizeof a);
   g_assert_true (tsq_constant_time_equal (a, sizeof a, b, sizeof b));
   for (guint pos = 0; pos < sizeof a; pos++)
     for (guint bit = 0; bit < 8; bit++)
       {
-        b[pos] ^= (guint8) (1u << bit);
+        b[pos] ^= (guint8)(1u << bit);
         g_assert_cmpint (tsq_constant_time_equal (a, sizeof a, b, sizeof b), ==,
                          memcmp (a, b, sizeof a) == 0);
         g_assert_false (tsq_constant_time_equal (a, sizeof a, b, sizeof b));
-        b[pos] ^= (guint8) (1u << bit);
+        b[pos] ^= (guint8)(1u << bit);
       }
   g_assert_true (tsq_constant_time_equal (a, sizeof a, b, sizeof b));
   g_rand_free (rand);
