@@ -901,6 +901,7 @@ test_twilio (void)
   g_autoptr (TsqNotification) notification = alert ();
   g_autoptr (TsqNotification) long_sms = alert ();
   g_autofree char *expected_sid = NULL;
+  g_autofree char *body_md5 = NULL;
   g_autoptr (GError) error = NULL;
   TsqDeliveryInfo *info = NULL;
 
@@ -909,8 +910,8 @@ test_twilio (void)
   g_assert_no_error (error);
   g_assert_cmpuint (info->http_status, ==, 201);
   /* The receiver derives the SID from the Body it decoded: equal only if the text arrived. */
-  expected_sid = g_strconcat (
-    "SM", g_compute_checksum_for_string (G_CHECKSUM_MD5, notification->body, -1), NULL);
+  body_md5 = g_compute_checksum_for_string (G_CHECKSUM_MD5, notification->body, -1);
+  expected_sid = g_strconcat ("SM", body_md5, NULL);
   g_assert_cmpstr (info->provider_id, ==, expected_sid);
   g_clear_pointer (&info, tsq_delivery_info_free);
   {
