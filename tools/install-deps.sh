@@ -7,9 +7,9 @@ set -eu
 
 BUILD_PKGS="build-essential meson ninja-build pkg-config libglib2.0-dev libglib2.0-bin \
 libsoup-3.0-dev libjson-glib-dev libsqlite3-dev libxml2-dev libpsl-dev libpcre2-dev \
-glib-networking ca-certificates tzdata sqlite3"
+glib-networking ca-certificates tzdata sqlite3 libcurl4-openssl-dev"
 TEST_PKGS="nginx-light php-fpm php-mysql wordpress phpmyadmin adminer libjs-jquery mariadb-server \
-mariadb-client python3 curl"
+mariadb-client python3 curl python3-aiosmtpd"
 
 pkgs="$BUILD_PKGS"
 if [ "${1:-}" = "--tests" ]; then
