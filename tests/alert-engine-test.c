@@ -1,0 +1,2 @@
+#include "tsq-alert-engine.h"
+int main (void) { return 0; }
