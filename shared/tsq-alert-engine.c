@@ -2071,6 +2071,21 @@ tsq_alert_engine_load_alert (TsqAlertEngine *self, JsonObject *row, GError **err
 
 /* ---- save / restore ---- */
 
+/* Keys in a stable order, so that saving the same state twice gives the same text. */
+static GPtrArray *
+sorted_keys (GHashTable *table)
+{
+  GPtrArray *keys = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer k;
+
+  g_hash_table_iter_init (&it, table);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    g_ptr_array_add (keys, k);
+  g_ptr_array_sort (keys, compare_str);
+  return keys;
+}
+
 JsonNode *
 tsq_alert_engine_save (TsqAlertEngine *self)
 {
@@ -2082,22 +2097,25 @@ tsq_alert_engine_save (TsqAlertEngine *self)
   JsonObject *scans = json_object_new ();
   JsonArray *flaps = json_array_new ();
   g_autoptr (GPtrArray) list = sorted_alerts (self, NULL);
-  GHashTableIter it;
-  gpointer k, v;
+  GPtrArray *keys;
 
   json_object_set_int_member (root, "version", SNAPSHOT_VERSION);
   for (guint i = 0; i < list->len; i++)
     json_array_add_object_element (alerts, alert_snapshot (g_ptr_array_index (list, i)));
-  g_hash_table_iter_init (&it, self->silences);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    json_array_add_object_element (silences, tsq_alert_silence_to_json (v));
-  g_hash_table_iter_init (&it, self->windows);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    json_array_add_object_element (windows, tsq_alert_maintenance_to_json (v));
-  g_hash_table_iter_init (&it, self->groups);
-  while (g_hash_table_iter_next (&it, NULL, &v))
+  keys = sorted_keys (self->silences);
+  for (guint i = 0; i < keys->len; i++)
+    json_array_add_object_element (
+      silences, tsq_alert_silence_to_json (g_hash_table_lookup (self->silences, keys->pdata[i])));
+  g_ptr_array_unref (keys);
+  keys = sorted_keys (self->windows);
+  for (guint i = 0; i < keys->len; i++)
+    json_array_add_object_element (
+      windows, tsq_alert_maintenance_to_json (g_hash_table_lookup (self->windows, keys->pdata[i])));
+  g_ptr_array_unref (keys);
+  keys = sorted_keys (self->groups);
+  for (guint i = 0; i < keys->len; i++)
     {
-      Group *g = v;
+      Group *g = g_hash_table_lookup (self->groups, keys->pdata[i]);
       JsonObject *o;
 
       if (g->last_flush_at == 0)
@@ -2108,20 +2126,24 @@ tsq_alert_engine_save (TsqAlertEngine *self)
       json_object_set_int_member (o, "last_flush_at", g->last_flush_at);
       json_array_add_object_element (groups, o);
     }
-  g_hash_table_iter_init (&it, self->scans);
-  while (g_hash_table_iter_next (&it, &k, &v))
-    json_object_set_int_member (scans, k, *(gint64 *) v);
-  g_hash_table_iter_init (&it, self->flaps);
-  while (g_hash_table_iter_next (&it, &k, &v))
+  g_ptr_array_unref (keys);
+  keys = sorted_keys (self->scans);
+  for (guint i = 0; i < keys->len; i++)
+    json_object_set_int_member (scans, keys->pdata[i],
+                                *(gint64 *) g_hash_table_lookup (self->scans, keys->pdata[i]));
+  g_ptr_array_unref (keys);
+  keys = sorted_keys (self->flaps);
+  for (guint i = 0; i < keys->len; i++)
     {
-      FlapRecord *f = v;
+      FlapRecord *f = g_hash_table_lookup (self->flaps, keys->pdata[i]);
       JsonObject *o = json_object_new ();
 
-      json_object_set_string_member (o, "key", k);
+      json_object_set_string_member (o, "key", keys->pdata[i]);
       json_object_set_string_member (o, "monitor_id", f->monitor_id);
       json_object_set_int_member (o, "resolved_scan", f->resolved_scan);
       json_array_add_object_element (flaps, o);
     }
+  g_ptr_array_unref (keys);
   json_object_set_array_member (root, "alerts", alerts);
   json_object_set_array_member (root, "silences", silences);
   json_object_set_array_member (root, "maintenance", windows);
