@@ -45,10 +45,10 @@ typedef struct
   guint notify_count;
   char **channels; /* NULL with an escalation policy */
   char *escalation;
-  guint escalation_level; /* 0 = not started; else the level notified last (1-based) */
-  guint escalation_round; /* 0 = first pass through the levels */
-  gint64 escalated_at;    /* when escalation_level was notified (or suppressed) */
-  char **resolve_on;      /* never NULL */
+  guint escalation_level;    /* 0 = not started; else the level notified last (1-based) */
+  guint escalation_round;    /* 0 = first pass through the levels */
+  gint64 escalated_at;       /* when escalation_level was notified (or suppressed) */
+  char **resolve_on;         /* never NULL */
   gint64 repeat_interval_us; /* 0 = the engine's */
   char *group_key;
   GPtrArray *notified_channels; /* sorted, unique */
@@ -117,15 +117,15 @@ struct _TsqAlertMaintenance
 struct _TsqAlertEngine
 {
   TsqAlertEngineConfig config;
-  GHashTable *alerts;    /* id -> Alert */
-  GHashTable *by_key;    /* monitor\x1frule\x1fsubject -> Alert (borrowed) */
-  GHashTable *groups;    /* key -> Group */
-  GHashTable *silences;  /* id -> TsqAlertSilence */
-  GHashTable *windows;   /* id -> TsqAlertMaintenance */
-  GHashTable *policies;  /* name -> TsqAlertEscalationPolicy */
+  GHashTable *alerts;     /* id -> Alert */
+  GHashTable *by_key;     /* monitor\x1frule\x1fsubject -> Alert (borrowed) */
+  GHashTable *groups;     /* key -> Group */
+  GHashTable *silences;   /* id -> TsqAlertSilence */
+  GHashTable *windows;    /* id -> TsqAlertMaintenance */
+  GHashTable *policies;   /* name -> TsqAlertEscalationPolicy */
   GHashTable *rule_cache; /* monitor id -> RuleCache */
-  GHashTable *scans;     /* monitor id -> gint64* scan counter */
-  GHashTable *flaps;     /* key -> FlapRecord */
+  GHashTable *scans;      /* monitor id -> gint64* scan counter */
+  GHashTable *flaps;      /* key -> FlapRecord */
   GPtrArray *global_rules;
   GPtrArray *default_rules;
   TsqAlertIdFunc id_func;
@@ -287,19 +287,19 @@ get_strv (JsonObject *obj, const char *member)
         g_ptr_array_add (out, g_strdup (json_node_get_string (e)));
     }
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
 static char *
 strv_join (const char *const *strv)
 {
-  return g_strjoinv (",", (char **) strv);
+  return g_strjoinv (",", (char **)strv);
 }
 
 static int
 compare_str (gconstpointer a, gconstpointer b)
 {
-  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+  return g_strcmp0 (*(const char *const *)a, *(const char *const *)b);
 }
 
 static void
@@ -356,7 +356,7 @@ first_channels (TsqAlertEngine *self, Alert *a)
   TsqAlertEscalationPolicy *p;
 
   if (a->escalation == NULL)
-    return (const char *const *) a->channels;
+    return (const char *const *)a->channels;
   p = alert_policy (self, a);
   if (p == NULL)
     return fallback; /* unknown policy: still tell someone */
@@ -366,8 +366,8 @@ first_channels (TsqAlertEngine *self, Alert *a)
 static int
 compare_alert_seq (gconstpointer a, gconstpointer b)
 {
-  const Alert *x = *(Alert *const *) a;
-  const Alert *y = *(Alert *const *) b;
+  const Alert *x = *(Alert *const *)a;
+  const Alert *y = *(Alert *const *)b;
 
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
@@ -420,21 +420,21 @@ alert_snapshot (Alert *a)
   set_time_or_null (o, "last_notified_at", a->last_notified_at);
   json_object_set_int_member (o, "notify_count", a->notify_count);
   if (a->channels != NULL)
-    set_strv (o, "channels", (const char *const *) a->channels);
+    set_strv (o, "channels", (const char *const *)a->channels);
   else
     json_object_set_null_member (o, "channels");
   set_str_or_null (o, "escalation", a->escalation);
   json_object_set_int_member (o, "escalation_level", a->escalation_level);
   json_object_set_int_member (o, "escalation_round", a->escalation_round);
   set_time_or_null (o, "escalated_at", a->escalated_at);
-  set_strv (o, "resolve_on", (const char *const *) a->resolve_on);
+  set_strv (o, "resolve_on", (const char *const *)a->resolve_on);
   if (a->repeat_interval_us > 0)
     json_object_set_int_member (o, "repeat_interval_us", a->repeat_interval_us);
   else
     json_object_set_null_member (o, "repeat_interval_us");
   json_object_set_string_member (o, "group_key", a->group_key);
   g_ptr_array_add (a->notified_channels, NULL);
-  set_strv (o, "notified_channels", (const char *const *) a->notified_channels->pdata);
+  set_strv (o, "notified_channels", (const char *const *)a->notified_channels->pdata);
   g_ptr_array_remove_index (a->notified_channels, a->notified_channels->len - 1);
   if (a->change != NULL)
     json_object_set_object_member (o, "change", json_object_ref (a->change));
@@ -467,8 +467,12 @@ action_for (const char *kind, Alert *a)
 }
 
 static void
-emit_suppressed (GPtrArray *actions, Alert *a, const char *reason, const char *during,
-                 const char *detail_member, const char *detail)
+emit_suppressed (GPtrArray *actions,
+                 Alert *a,
+                 const char *reason,
+                 const char *during,
+                 const char *detail_member,
+                 const char *detail)
 {
   JsonObject *o;
 
@@ -508,8 +512,12 @@ batch_free (gpointer p)
 }
 
 static void
-batch_add (GPtrArray *batches, const char *kind, const char *group_key,
-           const char *const *channels, guint level, Alert *a)
+batch_add (GPtrArray *batches,
+           const char *kind,
+           const char *group_key,
+           const char *const *channels,
+           guint level,
+           Alert *a)
 {
   Batch *b;
 
@@ -518,7 +526,7 @@ batch_add (GPtrArray *batches, const char *kind, const char *group_key,
       b = g_ptr_array_index (batches, i);
       if (g_str_equal (b->kind, kind) && g_str_equal (b->group_key, group_key)
           && b->escalation_level == level
-          && g_strv_equal ((const char *const *) b->channels, channels))
+          && g_strv_equal ((const char *const *)b->channels, channels))
         {
           g_ptr_array_add (b->alerts, a);
           return;
@@ -527,7 +535,7 @@ batch_add (GPtrArray *batches, const char *kind, const char *group_key,
   b = g_new0 (Batch, 1);
   b->kind = g_strdup (kind);
   b->group_key = g_strdup (group_key);
-  b->channels = g_strdupv ((char **) channels);
+  b->channels = g_strdupv ((char **)channels);
   b->escalation_level = level;
   b->alerts = g_ptr_array_new ();
   g_ptr_array_add (b->alerts, a);
@@ -535,8 +543,11 @@ batch_add (GPtrArray *batches, const char *kind, const char *group_key,
 }
 
 static JsonObject *
-notify_action (const char *kind, const char *group_key, const char *const *channels,
-               guint escalation_level, GPtrArray *alerts)
+notify_action (const char *kind,
+               const char *group_key,
+               const char *const *channels,
+               guint escalation_level,
+               GPtrArray *alerts)
 {
   JsonObject *o = json_object_new ();
   JsonArray *ids = json_array_new ();
@@ -567,9 +578,9 @@ emit_batches (GPtrArray *actions, GPtrArray *batches)
     {
       Batch *b = g_ptr_array_index (batches, i);
 
-      g_ptr_array_add (actions, notify_action (b->kind, b->group_key,
-                                               (const char *const *) b->channels,
-                                               b->escalation_level, b->alerts));
+      g_ptr_array_add (actions,
+                       notify_action (b->kind, b->group_key, (const char *const *)b->channels,
+                                      b->escalation_level, b->alerts));
     }
 }
 
@@ -646,7 +657,7 @@ tsq_alert_silence_from_json (JsonObject *obj, GError **error)
       if (!g_strv_contains (allowed, l->data))
         {
           g_set_error (error, TSQ_ALERT_ENGINE_ERROR, TSQ_ALERT_ENGINE_ERROR_INVALID,
-                       "silence.matchers.%s: unknown matcher", (const char *) l->data);
+                       "silence.matchers.%s: unknown matcher", (const char *)l->data);
           return NULL;
         }
   }
@@ -740,8 +751,12 @@ tsq_alert_silence_is_active (TsqAlertSilence *s, gint64 now_us)
 }
 
 static gboolean
-silence_matches_fields (TsqAlertSilence *s, const char *monitor_id, const char *monitor_name,
-                        const char *rule, const char *type, const char *subject,
+silence_matches_fields (TsqAlertSilence *s,
+                        const char *monitor_id,
+                        const char *monitor_name,
+                        const char *rule,
+                        const char *type,
+                        const char *subject,
                         TsqAlertSeverity severity)
 {
   if (s->monitor_id != NULL && g_strcmp0 (s->monitor_id, monitor_id) != 0)
@@ -766,11 +781,10 @@ tsq_alert_silence_matches (TsqAlertSilence *s, JsonObject *alert)
   TsqAlertSeverity sev = TSQ_ALERT_SEVERITY_WARNING;
 
   tsq_alert_severity_from_string (tsq_json_get_string (alert, "severity", NULL), &sev);
-  return silence_matches_fields (s, tsq_json_get_string (alert, "monitor_id", NULL),
-                                 tsq_json_get_string (alert, "monitor_name", NULL),
-                                 tsq_json_get_string (alert, "rule_id", NULL),
-                                 tsq_json_get_string (alert, "type", NULL),
-                                 tsq_json_get_string (alert, "subject", NULL), sev);
+  return silence_matches_fields (
+    s, tsq_json_get_string (alert, "monitor_id", NULL),
+    tsq_json_get_string (alert, "monitor_name", NULL), tsq_json_get_string (alert, "rule_id", NULL),
+    tsq_json_get_string (alert, "type", NULL), tsq_json_get_string (alert, "subject", NULL), sev);
 }
 
 /* ---- maintenance windows ---- */
@@ -843,7 +857,7 @@ tsq_alert_maintenance_from_json (JsonObject *obj, GError **error)
                                "maintenance.duration_s: expected seconds in [1, 2678400]");
           return NULL;
         }
-      w->duration_us = (gint64) (dur * G_USEC_PER_SEC);
+      w->duration_us = (gint64)(dur * G_USEC_PER_SEC);
       return g_steal_pointer (&w);
     }
   if (w->timezone != NULL)
@@ -960,16 +974,16 @@ tsq_alert_engine_new (const TsqAlertEngineConfig *config)
   self->alerts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, alert_free);
   self->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, group_free);
-  self->silences = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                          (GDestroyNotify) tsq_alert_silence_free);
+  self->silences
+    = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)tsq_alert_silence_free);
   self->windows = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                         (GDestroyNotify) tsq_alert_maintenance_free);
+                                         (GDestroyNotify)tsq_alert_maintenance_free);
   self->policies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                          (GDestroyNotify) tsq_alert_escalation_policy_unref);
+                                          (GDestroyNotify)tsq_alert_escalation_policy_unref);
   self->rule_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, rule_cache_free);
   self->scans = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->flaps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, flap_free);
-  self->global_rules = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_alert_rule_unref);
+  self->global_rules = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_alert_rule_unref);
   self->default_rules = tsq_alert_rules_get_defaults ();
   self->id_func = default_id;
   return self;
@@ -1017,7 +1031,9 @@ tsq_alert_engine_add_escalation_policy (TsqAlertEngine *self, TsqAlertEscalation
 }
 
 gboolean
-tsq_alert_engine_check_rules (TsqAlertEngine *self, GPtrArray *rules, const char *path,
+tsq_alert_engine_check_rules (TsqAlertEngine *self,
+                              GPtrArray *rules,
+                              const char *path,
                               GError **error)
 {
   for (guint i = 0; rules != NULL && i < rules->len; i++)
@@ -1056,7 +1072,7 @@ monitor_rules (TsqAlertEngine *self, TsqMonitor *monitor)
       if (rules == NULL)
         {
           g_message ("monitor %s: alert rules ignored: %s", monitor->id, error->message);
-          rules = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_alert_rule_unref);
+          rules = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_alert_rule_unref);
         }
       c = g_new0 (RuleCache, 1);
       c->text = g_steal_pointer (&text);
@@ -1092,8 +1108,8 @@ find_inhibitor (TsqAlertEngine *self, Alert *a)
 /* Maintenance, then silences, then inhibition. Returns the reason or NULL; *detail_member /
  * *detail name the window, silence or inhibiting alert. */
 static const char *
-suppression (TsqAlertEngine *self, Alert *a, gint64 now, const char **detail_member,
-             const char **detail)
+suppression (
+  TsqAlertEngine *self, Alert *a, gint64 now, const char **detail_member, const char **detail)
 {
   GHashTableIter it;
   gpointer v;
@@ -1105,7 +1121,8 @@ suppression (TsqAlertEngine *self, Alert *a, gint64 now, const char **detail_mem
     {
       TsqAlertMaintenance *w = v;
 
-      if (g_str_equal (w->monitor_id, a->monitor_id) && tsq_alert_maintenance_is_active (w, now, NULL)
+      if (g_str_equal (w->monitor_id, a->monitor_id)
+          && tsq_alert_maintenance_is_active (w, now, NULL)
           && (best == NULL || strcmp (w->id, best) < 0))
         best = w->id;
     }
@@ -1146,8 +1163,8 @@ suppression (TsqAlertEngine *self, Alert *a, gint64 now, const char **detail_mem
 
 /* Checks suppression; emits a "suppressed" action and returns TRUE when suppressed. */
 static gboolean
-check_suppressed (TsqAlertEngine *self, Alert *a, gint64 now, const char *during,
-                  GPtrArray *actions)
+check_suppressed (
+  TsqAlertEngine *self, Alert *a, gint64 now, const char *during, GPtrArray *actions)
 {
   const char *member, *detail;
   const char *reason = suppression (self, a, now, &member, &detail);
@@ -1177,7 +1194,7 @@ group_for (TsqAlertEngine *self, const char *group_key, const char *const *chann
       g = g_new0 (Group, 1);
       g->key = g_steal_pointer (&key);
       g->group_key = g_strdup (group_key);
-      g->channels = g_strdupv ((char **) channels);
+      g->channels = g_strdupv ((char **)channels);
       g->pending = g_ptr_array_new_with_free_func (g_free);
       g_hash_table_insert (self->groups, g->key, g);
     }
@@ -1240,8 +1257,8 @@ mark_notified (Alert *a, const char *const *channels, gint64 now)
 static int
 compare_group_due (gconstpointer a, gconstpointer b)
 {
-  const Group *x = *(Group *const *) a;
-  const Group *y = *(Group *const *) b;
+  const Group *x = *(Group *const *)a;
+  const Group *y = *(Group *const *)b;
 
   if (x->due_at != y->due_at)
     return x->due_at < y->due_at ? -1 : 1;
@@ -1282,7 +1299,7 @@ flush_groups (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
             continue;
           if (check_suppressed (self, a, now, "flush", actions))
             continue;
-          mark_notified (a, (const char *const *) g->channels, now);
+          mark_notified (a, (const char *const *)g->channels, now);
           if (a->escalation != NULL && alert_policy (self, a) != NULL)
             {
               a->escalation_level = 1;
@@ -1296,7 +1313,7 @@ flush_groups (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
       g_ptr_array_sort (send, compare_alert_seq);
       g->last_flush_at = now;
       g_ptr_array_add (actions, notify_action ("triggered", g->group_key,
-                                               (const char *const *) g->channels, 0, send));
+                                               (const char *const *)g->channels, 0, send));
     }
 }
 
@@ -1334,8 +1351,13 @@ release_inhibited (TsqAlertEngine *self, Alert *down, gint64 now)
 
 /* Resolves `a` (auto or by hand) and forgets it; `batches` collects resolved notifications. */
 static void
-resolve_alert (TsqAlertEngine *self, Alert *a, const char *by, gint64 now, gboolean by_change,
-               GPtrArray *actions, GPtrArray *batches)
+resolve_alert (TsqAlertEngine *self,
+               Alert *a,
+               const char *by,
+               gint64 now,
+               gboolean by_change,
+               GPtrArray *actions,
+               GPtrArray *batches)
 {
   gboolean was_pending = a->pending && a->last_notified_at == 0;
   gint64 scan = *scan_counter (self, a->monitor_id);
@@ -1357,7 +1379,7 @@ resolve_alert (TsqAlertEngine *self, Alert *a, const char *by, gint64 now, gbool
     {
       g_ptr_array_add (a->notified_channels, NULL);
       batch_add (batches, "resolved", a->group_key,
-                 (const char *const *) a->notified_channels->pdata, 0, a);
+                 (const char *const *)a->notified_channels->pdata, 0, a);
       g_ptr_array_remove_index (a->notified_channels, a->notified_channels->len - 1);
     }
 
@@ -1365,7 +1387,7 @@ resolve_alert (TsqAlertEngine *self, Alert *a, const char *by, gint64 now, gbool
     {
       g_autofree char *key = alert_key (a->monitor_id, a->rule_id, a->subject);
 
-      if (scan - a->open_scan <= (gint64) self->config.flap_scans)
+      if (scan - a->open_scan <= (gint64)self->config.flap_scans)
         {
           FlapRecord *f = g_new0 (FlapRecord, 1);
 
@@ -1382,7 +1404,9 @@ resolve_alert (TsqAlertEngine *self, Alert *a, const char *by, gint64 now, gbool
 
 /* Emits batched notifications and frees the resolved alerts they reference. */
 static void
-finish_resolutions (TsqAlertEngine *self, GPtrArray *resolved, GPtrArray *batches,
+finish_resolutions (TsqAlertEngine *self,
+                    GPtrArray *resolved,
+                    GPtrArray *batches,
                     GPtrArray *actions)
 {
   emit_batches (actions, batches);
@@ -1391,8 +1415,12 @@ finish_resolutions (TsqAlertEngine *self, GPtrArray *resolved, GPtrArray *batche
 }
 
 static void
-resolve_by_change (TsqAlertEngine *self, const char *monitor_id, const char *type,
-                   const char *subject, gint64 now, GPtrArray *actions)
+resolve_by_change (TsqAlertEngine *self,
+                   const char *monitor_id,
+                   const char *type,
+                   const char *subject,
+                   gint64 now,
+                   GPtrArray *actions)
 {
   g_autoptr (GPtrArray) list = sorted_alerts (self, monitor_id);
   g_autoptr (GPtrArray) resolved = g_ptr_array_new ();
@@ -1404,7 +1432,7 @@ resolve_by_change (TsqAlertEngine *self, const char *monitor_id, const char *typ
       Alert *a = g_ptr_array_index (list, i);
 
       if (!g_str_equal (a->subject, subject)
-          || !g_strv_contains ((const char *const *) a->resolve_on, type))
+          || !g_strv_contains ((const char *const *)a->resolve_on, type))
         continue;
       resolve_alert (self, a, by, now, TRUE, actions, batches);
       g_ptr_array_add (resolved, a);
@@ -1461,16 +1489,22 @@ repeat_alert (TsqAlertEngine *self, Alert *a, JsonObject *change, gint64 now, GP
   {
     g_autoptr (GPtrArray) one = g_ptr_array_new ();
 
-    mark_notified (a, (const char *const *) a->channels, now);
+    mark_notified (a, (const char *const *)a->channels, now);
     g_ptr_array_add (one, a);
-    g_ptr_array_add (actions, notify_action ("reminder", a->group_key,
-                                             (const char *const *) a->channels, 0, one));
+    g_ptr_array_add (
+      actions, notify_action ("reminder", a->group_key, (const char *const *)a->channels, 0, one));
   }
 }
 
 static void
-trigger (TsqAlertEngine *self, TsqMonitor *monitor, TsqAlertRule *rule, JsonObject *change,
-         const char *type, const char *subject, gint64 now, GPtrArray *actions)
+trigger (TsqAlertEngine *self,
+         TsqMonitor *monitor,
+         TsqAlertRule *rule,
+         JsonObject *change,
+         const char *type,
+         const char *subject,
+         gint64 now,
+         GPtrArray *actions)
 {
   g_autofree char *key = alert_key (monitor->id, tsq_alert_rule_get_id (rule), subject);
   Alert *a = g_hash_table_lookup (self->by_key, key);
@@ -1499,9 +1533,9 @@ trigger (TsqAlertEngine *self, TsqMonitor *monitor, TsqAlertRule *rule, JsonObje
   a->last_seen_at = now;
   a->count = 1;
   channels = tsq_alert_rule_get_channels (rule);
-  a->channels = channels != NULL ? g_strdupv ((char **) channels) : NULL;
+  a->channels = channels != NULL ? g_strdupv ((char **)channels) : NULL;
   a->escalation = g_strdup (tsq_alert_rule_get_escalation (rule));
-  a->resolve_on = g_strdupv ((char **) tsq_alert_rule_get_resolve_on_for (rule, type));
+  a->resolve_on = g_strdupv ((char **)tsq_alert_rule_get_resolve_on_for (rule, type));
   a->repeat_interval_us = tsq_alert_rule_get_repeat_interval_us (rule);
   group_by = tsq_alert_rule_get_group_by (rule);
   if (group_by == TSQ_ALERT_GROUP_BY_DEFAULT)
@@ -1527,7 +1561,7 @@ trigger (TsqAlertEngine *self, TsqMonitor *monitor, TsqAlertRule *rule, JsonObje
     flap = g_hash_table_lookup (self->flaps, k2);
   }
   /* Re-triggered within flap_scans scans of its revert: flapping (docs/alerts.md). */
-  if (flap != NULL && scan - flap->resolved_scan <= (gint64) self->config.flap_scans)
+  if (flap != NULL && scan - flap->resolved_scan <= (gint64)self->config.flap_scans)
     a->flapping = TRUE;
   if (check_suppressed (self, a, now, "trigger", actions))
     return;
@@ -1562,8 +1596,12 @@ validate_change (JsonObject *change, GError **error)
 }
 
 static gboolean
-process_one (TsqAlertEngine *self, TsqMonitor *monitor, JsonObject *change, gint64 now,
-             GPtrArray *actions, GError **error)
+process_one (TsqAlertEngine *self,
+             TsqMonitor *monitor,
+             JsonObject *change,
+             gint64 now,
+             GPtrArray *actions,
+             GError **error)
 {
   GPtrArray *lists[3];
   const char *type;
@@ -1610,22 +1648,25 @@ check_monitor (TsqMonitor *monitor, GError **error)
 }
 
 GPtrArray *
-tsq_alert_engine_process_change (TsqAlertEngine *self, TsqMonitor *monitor, JsonObject *change,
-                                 gint64 now_us, GError **error)
+tsq_alert_engine_process_change (
+  TsqAlertEngine *self, TsqMonitor *monitor, JsonObject *change, gint64 now_us, GError **error)
 {
-  g_autoptr (GPtrArray) actions = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_autoptr (GPtrArray) actions
+    = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
 
   g_return_val_if_fail (self != NULL, NULL);
-  if (!check_monitor (monitor, error) || !process_one (self, monitor, change, now_us, actions, error))
+  if (!check_monitor (monitor, error)
+      || !process_one (self, monitor, change, now_us, actions, error))
     return NULL;
   return g_steal_pointer (&actions);
 }
 
 GPtrArray *
-tsq_alert_engine_process_scan (TsqAlertEngine *self, TsqMonitor *monitor, JsonArray *changes,
-                               gint64 now_us, GError **error)
+tsq_alert_engine_process_scan (
+  TsqAlertEngine *self, TsqMonitor *monitor, JsonArray *changes, gint64 now_us, GError **error)
 {
-  g_autoptr (GPtrArray) actions = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  g_autoptr (GPtrArray) actions
+    = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   g_autoptr (GPtrArray) list = NULL;
   GHashTableIter it;
   gpointer k, v;
@@ -1657,7 +1698,7 @@ tsq_alert_engine_process_scan (TsqAlertEngine *self, TsqMonitor *monitor, JsonAr
     {
       Alert *a = g_ptr_array_index (list, i);
 
-      if (!a->flapping || scan - a->open_scan < (gint64) self->config.flap_scans)
+      if (!a->flapping || scan - a->open_scan < (gint64)self->config.flap_scans)
         continue;
       a->flapping = FALSE;
       g_clear_pointer (&a->suppressed, g_free);
@@ -1672,7 +1713,7 @@ tsq_alert_engine_process_scan (TsqAlertEngine *self, TsqMonitor *monitor, JsonAr
       FlapRecord *f = v;
 
       if (g_str_equal (f->monitor_id, monitor->id)
-          && scan - f->resolved_scan > (gint64) self->config.flap_scans)
+          && scan - f->resolved_scan > (gint64)self->config.flap_scans)
         g_hash_table_iter_remove (&it);
     }
   return g_steal_pointer (&actions);
@@ -1761,8 +1802,8 @@ remind (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
       a->reminder_checked_at = now;
       if (check_suppressed (self, a, now, "reminder", actions))
         continue;
-      mark_notified (a, (const char *const *) a->channels, now);
-      batch_add (batches, "reminder", a->group_key, (const char *const *) a->channels, 0, a);
+      mark_notified (a, (const char *const *)a->channels, now);
+      batch_add (batches, "reminder", a->group_key, (const char *const *)a->channels, 0, a);
     }
   emit_batches (actions, batches);
 }
@@ -1770,7 +1811,7 @@ remind (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
 GPtrArray *
 tsq_alert_engine_tick (TsqAlertEngine *self, gint64 now_us)
 {
-  GPtrArray *actions = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  GPtrArray *actions = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
 
   g_return_val_if_fail (self != NULL, actions);
   release_suppressed (self, now_us, actions);
@@ -1808,7 +1849,8 @@ tsq_alert_engine_next_due (TsqAlertEngine *self)
           guint level = MIN (a->escalation_level, n);
 
           if (level < n || a->escalation_round < tsq_alert_escalation_policy_get_repeat (p))
-            next = MIN (next, a->escalated_at + tsq_alert_escalation_policy_get_delay_us (p, level));
+            next
+              = MIN (next, a->escalated_at + tsq_alert_escalation_policy_get_delay_us (p, level));
         }
     }
   return next;
@@ -1828,8 +1870,8 @@ lookup_open (TsqAlertEngine *self, const char *alert_id, GError **error)
 }
 
 GPtrArray *
-tsq_alert_engine_ack (TsqAlertEngine *self, const char *alert_id, const char *who, gint64 now_us,
-                      GError **error)
+tsq_alert_engine_ack (
+  TsqAlertEngine *self, const char *alert_id, const char *who, gint64 now_us, GError **error)
 {
   GPtrArray *actions;
   Alert *a = lookup_open (self, alert_id, error);
@@ -1848,7 +1890,7 @@ tsq_alert_engine_ack (TsqAlertEngine *self, const char *alert_id, const char *wh
   a->acknowledged_at = now_us;
   g_free (a->acknowledged_by);
   a->acknowledged_by = g_strdup (who);
-  actions = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  actions = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   o = action_for ("ack", a);
   set_str_or_null (o, "acknowledged_by", who);
   json_object_set_int_member (o, "acknowledged_at", now_us);
@@ -1857,8 +1899,8 @@ tsq_alert_engine_ack (TsqAlertEngine *self, const char *alert_id, const char *wh
 }
 
 GPtrArray *
-tsq_alert_engine_resolve (TsqAlertEngine *self, const char *alert_id, const char *who,
-                          gint64 now_us, GError **error)
+tsq_alert_engine_resolve (
+  TsqAlertEngine *self, const char *alert_id, const char *who, gint64 now_us, GError **error)
 {
   g_autoptr (GPtrArray) resolved = g_ptr_array_new ();
   g_autoptr (GPtrArray) batches = g_ptr_array_new_with_free_func (batch_free);
@@ -1868,7 +1910,7 @@ tsq_alert_engine_resolve (TsqAlertEngine *self, const char *alert_id, const char
 
   if (a == NULL)
     return NULL;
-  actions = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  actions = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   resolve_alert (self, a, by, now_us, FALSE, actions, batches);
   g_ptr_array_add (resolved, a);
   finish_resolutions (self, resolved, batches, actions);
@@ -1879,7 +1921,7 @@ GPtrArray *
 tsq_alert_engine_list_alerts (TsqAlertEngine *self)
 {
   g_autoptr (GPtrArray) list = sorted_alerts (self, NULL);
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
 
   for (guint i = 0; i < list->len; i++)
     g_ptr_array_add (out, alert_snapshot (g_ptr_array_index (list, i)));
@@ -1939,7 +1981,8 @@ tsq_alert_engine_load_alert (TsqAlertEngine *self, JsonObject *row, GError **err
         if (g_str_equal (l->data, "payload"))
           continue;
         /* The row's integer id is the storage's; the engine's id is the payload's. */
-        if (g_str_equal (l->data, "id") && payload != NULL && json_object_has_member (payload, "id"))
+        if (g_str_equal (l->data, "id") && payload != NULL
+            && json_object_has_member (payload, "id"))
           continue;
         if (JSON_NODE_HOLDS_NULL (v) && json_object_has_member (merged, l->data))
           continue;
@@ -1981,7 +2024,9 @@ tsq_alert_engine_load_alert (TsqAlertEngine *self, JsonObject *row, GError **err
   a->subject = g_strdup (s != NULL ? s : "");
   if (a->monitor_id == NULL || a->rule_id == NULL || a->type == NULL)
     {
-      const char *what = a->monitor_id == NULL ? "monitor_id" : a->rule_id == NULL ? "rule_id" : "type";
+      const char *what = a->monitor_id == NULL ? "monitor_id"
+                         : a->rule_id == NULL  ? "rule_id"
+                                               : "type";
 
       alert_free (a);
       return invalid_row (error, what);
@@ -2006,25 +2051,24 @@ tsq_alert_engine_load_alert (TsqAlertEngine *self, JsonObject *row, GError **err
   if (a->last_seen_at == 0)
     a->last_seen_at = a->triggered_at;
   a->acknowledged_by = g_strdup (tsq_json_get_string (merged, "acknowledged_by", NULL));
-  a->count = (guint) CLAMP (tsq_json_get_int (merged, "count", 1), 1, G_MAXUINT);
-  a->notify_count = (guint) CLAMP (tsq_json_get_int (merged, "notify_count",
-                                                     a->last_notified_at != 0 ? 1 : 0),
-                                   0, G_MAXUINT);
+  a->count = (guint)CLAMP (tsq_json_get_int (merged, "count", 1), 1, G_MAXUINT);
+  a->notify_count = (guint)CLAMP (
+    tsq_json_get_int (merged, "notify_count", a->last_notified_at != 0 ? 1 : 0), 0, G_MAXUINT);
   a->escalation = g_strdup (tsq_json_get_string (merged, "escalation", NULL));
   a->channels = get_strv (merged, "channels");
   if (a->channels == NULL && a->escalation == NULL)
     {
       const char *def[] = { "default", NULL };
 
-      a->channels = g_strdupv ((char **) def);
+      a->channels = g_strdupv ((char **)def);
     }
-  a->escalation_level = (guint) CLAMP (tsq_json_get_int (merged, "escalation_level", 0), 0, 1000);
-  a->escalation_round = (guint) CLAMP (tsq_json_get_int (merged, "escalation_round", 0), 0, 1000);
+  a->escalation_level = (guint)CLAMP (tsq_json_get_int (merged, "escalation_level", 0), 0, 1000);
+  a->escalation_round = (guint)CLAMP (tsq_json_get_int (merged, "escalation_round", 0), 0, 1000);
   if (a->escalation_level > 0 && a->escalated_at == 0)
     a->escalated_at = a->last_notified_at != 0 ? a->last_notified_at : a->triggered_at;
   a->resolve_on = get_strv (merged, "resolve_on");
   if (a->resolve_on == NULL)
-    a->resolve_on = g_strdupv ((char **) tsq_alert_default_resolve_on (a->type));
+    a->resolve_on = g_strdupv ((char **)tsq_alert_default_resolve_on (a->type));
   a->repeat_interval_us = MAX (0, tsq_json_get_int (merged, "repeat_interval_us", 0));
   s = tsq_json_get_string (merged, "group_key", NULL);
   a->group_key = s != NULL ? g_strdup (s) : g_strdup_printf ("monitor:%s", a->monitor_id);
@@ -2032,7 +2076,7 @@ tsq_alert_engine_load_alert (TsqAlertEngine *self, JsonObject *row, GError **err
     g_auto (GStrv) nc = get_strv (merged, "notified_channels");
 
     if (nc != NULL)
-      notified_add (a, (const char *const *) nc);
+      notified_add (a, (const char *const *)nc);
     else if (a->last_notified_at != 0)
       notified_add (a, first_channels (self, a));
   }
@@ -2122,7 +2166,7 @@ tsq_alert_engine_save (TsqAlertEngine *self)
         continue;
       o = json_object_new ();
       json_object_set_string_member (o, "group_key", g->group_key);
-      set_strv (o, "channels", (const char *const *) g->channels);
+      set_strv (o, "channels", (const char *const *)g->channels);
       json_object_set_int_member (o, "last_flush_at", g->last_flush_at);
       json_array_add_object_element (groups, o);
     }
@@ -2130,7 +2174,7 @@ tsq_alert_engine_save (TsqAlertEngine *self)
   keys = sorted_keys (self->scans);
   for (guint i = 0; i < keys->len; i++)
     json_object_set_int_member (scans, keys->pdata[i],
-                                *(gint64 *) g_hash_table_lookup (self->scans, keys->pdata[i]));
+                                *(gint64 *)g_hash_table_lookup (self->scans, keys->pdata[i]));
   g_ptr_array_unref (keys);
   keys = sorted_keys (self->flaps);
   for (guint i = 0; i < keys->len; i++)
@@ -2185,7 +2229,7 @@ tsq_alert_engine_restore (TsqAlertEngine *self, JsonNode *state, GError **error)
       const char *gk = o != NULL ? tsq_json_get_string (o, "group_key", NULL) : NULL;
 
       if (gk != NULL && channels != NULL)
-        group_for (self, gk, (const char *const *) channels)->last_flush_at
+        group_for (self, gk, (const char *const *)channels)->last_flush_at
           = tsq_json_get_int (o, "last_flush_at", 0);
     }
   arr = tsq_json_get_array (root, "flaps");
@@ -2206,7 +2250,8 @@ tsq_alert_engine_restore (TsqAlertEngine *self, JsonNode *state, GError **error)
   arr = tsq_json_get_array (root, "silences");
   for (guint i = 0; arr != NULL && i < json_array_get_length (arr); i++)
     {
-      TsqAlertSilence *s = tsq_alert_silence_from_json (json_array_get_object_element (arr, i), error);
+      TsqAlertSilence *s
+        = tsq_alert_silence_from_json (json_array_get_object_element (arr, i), error);
 
       if (s == NULL)
         return FALSE;
@@ -2241,8 +2286,8 @@ tsq_alert_engine_add_silence (TsqAlertEngine *self, TsqAlertSilence *silence)
 static int
 compare_silence_json (gconstpointer a, gconstpointer b)
 {
-  JsonObject *x = *(JsonObject *const *) a;
-  JsonObject *y = *(JsonObject *const *) b;
+  JsonObject *x = *(JsonObject *const *)a;
+  JsonObject *y = *(JsonObject *const *)b;
   gint64 sx = tsq_json_get_int (x, "starts_at", 0), sy = tsq_json_get_int (y, "starts_at", 0);
 
   if (sx != sy)
@@ -2253,7 +2298,7 @@ compare_silence_json (gconstpointer a, gconstpointer b)
 GPtrArray *
 tsq_alert_engine_list_silences (TsqAlertEngine *self, gboolean include_expired, gint64 now_us)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
   GHashTableIter it;
   gpointer v;
 
@@ -2270,7 +2315,9 @@ tsq_alert_engine_list_silences (TsqAlertEngine *self, gboolean include_expired, 
 }
 
 gboolean
-tsq_alert_engine_expire_silence (TsqAlertEngine *self, const char *silence_id, gint64 now_us,
+tsq_alert_engine_expire_silence (TsqAlertEngine *self,
+                                 const char *silence_id,
+                                 gint64 now_us,
                                  GError **error)
 {
   TsqAlertSilence *s = silence_id != NULL ? g_hash_table_lookup (self->silences, silence_id) : NULL;

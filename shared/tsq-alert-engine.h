@@ -71,17 +71,11 @@ gboolean tsq_alert_engine_check_rules (TsqAlertEngine *engine,
 /* One completed scan of the monitor with its changes (changes may be NULL or empty): counts
  * the scan (flapping is measured in scans), then processes every change in order. Call it
  * after every scan, also those without changes. */
-GPtrArray *tsq_alert_engine_process_scan (TsqAlertEngine *engine,
-                                          TsqMonitor *monitor,
-                                          JsonArray *changes,
-                                          gint64 now_us,
-                                          GError **error);
+GPtrArray *tsq_alert_engine_process_scan (
+  TsqAlertEngine *engine, TsqMonitor *monitor, JsonArray *changes, gint64 now_us, GError **error);
 /* One change, as part of the monitor's current scan (does not count a scan). */
-GPtrArray *tsq_alert_engine_process_change (TsqAlertEngine *engine,
-                                            TsqMonitor *monitor,
-                                            JsonObject *change,
-                                            gint64 now_us,
-                                            GError **error);
+GPtrArray *tsq_alert_engine_process_change (
+  TsqAlertEngine *engine, TsqMonitor *monitor, JsonObject *change, gint64 now_us, GError **error);
 /* Due actions: group flushes, released suppressions, escalation steps, reminders. Never NULL. */
 GPtrArray *tsq_alert_engine_tick (TsqAlertEngine *engine, gint64 now_us);
 /* The earliest time tick() has something to do (G_MAXINT64 if nothing is scheduled; alerts
@@ -89,16 +83,10 @@ GPtrArray *tsq_alert_engine_tick (TsqAlertEngine *engine, gint64 now_us);
 gint64 tsq_alert_engine_next_due (TsqAlertEngine *engine);
 
 /* ---- lifecycle ---- */
-GPtrArray *tsq_alert_engine_ack (TsqAlertEngine *engine,
-                                 const char *alert_id,
-                                 const char *who,
-                                 gint64 now_us,
-                                 GError **error);
-GPtrArray *tsq_alert_engine_resolve (TsqAlertEngine *engine,
-                                     const char *alert_id,
-                                     const char *who,
-                                     gint64 now_us,
-                                     GError **error);
+GPtrArray *tsq_alert_engine_ack (
+  TsqAlertEngine *engine, const char *alert_id, const char *who, gint64 now_us, GError **error);
+GPtrArray *tsq_alert_engine_resolve (
+  TsqAlertEngine *engine, const char *alert_id, const char *who, gint64 now_us, GError **error);
 
 /* Open (triggered or acknowledged) alerts, oldest first, as snapshots (the form of "alert" in
  * actions and of tsq_alert_engine_load_alert). */
@@ -134,9 +122,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqAlertSilence, tsq_alert_silence_free)
 /* Takes ownership; replaces a silence with the same id. Returns the silence's id. */
 const char *tsq_alert_engine_add_silence (TsqAlertEngine *engine, TsqAlertSilence *silence);
 /* JsonObjects, ordered by starts_at then id; expired ones only with include_expired. */
-GPtrArray *tsq_alert_engine_list_silences (TsqAlertEngine *engine,
-                                           gboolean include_expired,
-                                           gint64 now_us);
+GPtrArray *
+tsq_alert_engine_list_silences (TsqAlertEngine *engine, gboolean include_expired, gint64 now_us);
 /* Ends the silence now (ends_at = now_us); NOT_FOUND if unknown, STATE if already expired. */
 gboolean tsq_alert_engine_expire_silence (TsqAlertEngine *engine,
                                           const char *silence_id,
@@ -154,9 +141,8 @@ void tsq_alert_maintenance_free (TsqAlertMaintenance *window);
 const char *tsq_alert_maintenance_get_id (TsqAlertMaintenance *window);
 const char *tsq_alert_maintenance_get_monitor_id (TsqAlertMaintenance *window);
 /* TRUE when now_us is inside an occurrence; *ends_us (may be NULL) = that occurrence's end. */
-gboolean tsq_alert_maintenance_is_active (TsqAlertMaintenance *window,
-                                          gint64 now_us,
-                                          gint64 *ends_us);
+gboolean
+tsq_alert_maintenance_is_active (TsqAlertMaintenance *window, gint64 now_us, gint64 *ends_us);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqAlertMaintenance, tsq_alert_maintenance_free)
 

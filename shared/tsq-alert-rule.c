@@ -61,14 +61,14 @@ tsq_alert_severity_to_string (TsqAlertSeverity severity)
 {
   switch (severity)
     {
-    case TSQ_ALERT_SEVERITY_INFO:
-      return "info";
-    case TSQ_ALERT_SEVERITY_WARNING:
-      return "warning";
-    case TSQ_ALERT_SEVERITY_CRITICAL:
-      return "critical";
-    default:
-      return "warning";
+      case TSQ_ALERT_SEVERITY_INFO:
+        return "info";
+      case TSQ_ALERT_SEVERITY_WARNING:
+        return "warning";
+      case TSQ_ALERT_SEVERITY_CRITICAL:
+        return "critical";
+      default:
+        return "warning";
     }
 }
 
@@ -147,8 +147,8 @@ typedef struct
 } Condition;
 
 static const char *const condition_fields[] = {
-  "old",          "new",        "increase",      "increase_ms", "increase_pct", "decrease",
-  "decrease_ms",  "decrease_pct", "days_left",   "status",      "confidence",   NULL,
+  "old",         "new",          "increase",  "increase_ms", "increase_pct", "decrease",
+  "decrease_ms", "decrease_pct", "days_left", "status",      "confidence",   NULL,
 };
 
 struct _TsqAlertRule
@@ -230,8 +230,8 @@ tsq_alert_rule_unref (TsqAlertRule *rule)
 
 /* ---- parsing helpers ---- */
 
-static gboolean
-fail (GError **error, const char *path, const char *field, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+static gboolean fail (GError **error, const char *path, const char *field, const char *fmt, ...)
+  G_GNUC_PRINTF (4, 5);
 
 static gboolean
 fail (GError **error, const char *path, const char *field, const char *fmt, ...)
@@ -265,7 +265,7 @@ node_get_number (JsonNode *node, double *out)
     return FALSE;
   t = json_node_get_value_type (node);
   if (t == G_TYPE_INT64)
-    *out = (double) json_node_get_int (node);
+    *out = (double)json_node_get_int (node);
   else if (t == G_TYPE_DOUBLE)
     *out = json_node_get_double (node);
   else
@@ -334,7 +334,7 @@ parse_string_list (JsonNode *node, const char *path, const char *field, GError *
         }
     }
   g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+  return (char **)g_ptr_array_free (g_steal_pointer (&out), FALSE);
 }
 
 static GPtrArray *
@@ -481,7 +481,11 @@ check_members (JsonObject *obj, const char *const *allowed, const char *path, GE
 }
 
 static gboolean
-get_bool (JsonObject *obj, const char *member, gboolean fallback, gboolean *out, const char *path,
+get_bool (JsonObject *obj,
+          const char *member,
+          gboolean fallback,
+          gboolean *out,
+          const char *path,
           GError **error)
 {
   JsonNode *n = json_object_get_member (obj, member);
@@ -498,11 +502,10 @@ get_bool (JsonObject *obj, const char *member, gboolean fallback, gboolean *out,
 static gboolean
 parse_match (TsqAlertRule *rule, JsonNode *node, const char *path, GError **error)
 {
-  static const char *const allowed[] = { "type",        "technology", "category",
-                                         "subject",     "subject_regex", "old",
-                                         "old_regex",   "new",        "new_regex",
-                                         "change_severity", "status_class", "when",
-                                         NULL };
+  static const char *const allowed[]
+    = { "type",         "technology", "category", "subject",   "subject_regex",
+        "old",          "old_regex",  "new",      "new_regex", "change_severity",
+        "status_class", "when",       NULL };
   g_autofree char *mpath = g_strdup_printf ("%s.match", path);
   JsonObject *m;
   JsonNode *n;
@@ -594,8 +597,8 @@ parse_match (TsqAlertRule *rule, JsonNode *node, const char *path, GError **erro
     {
       const char *s = node_is_string (n) ? json_node_get_string (n) : NULL;
 
-      if (s == NULL || strlen (s) != 3 || s[0] < '1' || s[0] > '5'
-          || g_ascii_tolower (s[1]) != 'x' || g_ascii_tolower (s[2]) != 'x')
+      if (s == NULL || strlen (s) != 3 || s[0] < '1' || s[0] > '5' || g_ascii_tolower (s[1]) != 'x'
+          || g_ascii_tolower (s[2]) != 'x')
         return fail (error, mpath, "status_class", "expected \"1xx\" .. \"5xx\"");
       rule->status_class = s[0] - '0';
     }
@@ -619,10 +622,10 @@ valid_id (const char *id)
 TsqAlertRule *
 tsq_alert_rule_from_json (JsonNode *node, const char *path, GError **error)
 {
-  static const char *const allowed[] = { "id",         "description", "enabled",  "match",
-                                         "severity",   "channels",    "escalation", "resolve_on",
-                                         "group_by",   "repeat_interval_s", "continue", "drop",
-                                         NULL };
+  static const char *const allowed[]
+    = { "id",       "description", "enabled",    "match",    "severity",
+        "channels", "escalation",  "resolve_on", "group_by", "repeat_interval_s",
+        "continue", "drop",        NULL };
   g_autoptr (TsqAlertRule) rule = NULL;
   JsonObject *obj;
   JsonNode *n;
@@ -699,7 +702,7 @@ tsq_alert_rule_from_json (JsonNode *node, const char *path, GError **error)
     {
       const char *def[] = { "default", NULL };
 
-      rule->channels = g_strdupv ((char **) def);
+      rule->channels = g_strdupv ((char **)def);
     }
 
   if ((n = json_object_get_member (obj, "resolve_on")) != NULL)
@@ -718,8 +721,7 @@ tsq_alert_rule_from_json (JsonNode *node, const char *path, GError **error)
           for (guint i = 0; rule->resolve_on[i] != NULL; i++)
             if (!tsq_alert_is_known_change_type (rule->resolve_on[i]))
               {
-                fail (error, path, "resolve_on", "unknown change type \"%s\"",
-                      rule->resolve_on[i]);
+                fail (error, path, "resolve_on", "unknown change type \"%s\"", rule->resolve_on[i]);
                 return NULL;
               }
         }
@@ -750,7 +752,7 @@ tsq_alert_rule_from_json (JsonNode *node, const char *path, GError **error)
           fail (error, path, "repeat_interval_s", "expected a number of seconds in [1, 31622400]");
           return NULL;
         }
-      rule->repeat_interval_us = (gint64) (v * G_USEC_PER_SEC);
+      rule->repeat_interval_us = (gint64)(v * G_USEC_PER_SEC);
     }
   return g_steal_pointer (&rule);
 }
@@ -758,7 +760,7 @@ tsq_alert_rule_from_json (JsonNode *node, const char *path, GError **error)
 GPtrArray *
 tsq_alert_rules_from_json (JsonArray *rules, const char *path, GError **error)
 {
-  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) tsq_alert_rule_unref);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify)tsq_alert_rule_unref);
   g_autoptr (GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
 
   if (path == NULL)
@@ -974,20 +976,20 @@ condition_holds (const Condition *c, JsonObject *change, const char *type)
     return FALSE;
   switch (c->op)
     {
-    case OP_LT:
-      return v < c->value;
-    case OP_LE:
-      return v <= c->value;
-    case OP_GT:
-      return v > c->value;
-    case OP_GE:
-      return v >= c->value;
-    case OP_EQ:
-      return v == c->value;
-    case OP_NE:
-      return v != c->value;
-    default:
-      return FALSE;
+      case OP_LT:
+        return v < c->value;
+      case OP_LE:
+        return v <= c->value;
+      case OP_GT:
+        return v > c->value;
+      case OP_GE:
+        return v >= c->value;
+      case OP_EQ:
+        return v == c->value;
+      case OP_NE:
+        return v != c->value;
+      default:
+        return FALSE;
     }
 }
 
@@ -1019,7 +1021,8 @@ tsq_alert_rule_matches (TsqAlertRule *rule, JsonObject *change)
         {
           JsonNode *e = json_array_get_element (cats, i);
 
-          any = node_is_string (e) && globs_match (rule->categories, json_node_get_string (e), TRUE);
+          any
+            = node_is_string (e) && globs_match (rule->categories, json_node_get_string (e), TRUE);
         }
       if (!any)
         return FALSE;
@@ -1029,13 +1032,17 @@ tsq_alert_rule_matches (TsqAlertRule *rule, JsonObject *change)
   if (rule->subject_regex != NULL
       && (subject == NULL || !g_regex_match (rule->subject_regex, subject, 0, NULL)))
     return FALSE;
-  if (rule->old_value != NULL && !value_equal (rule->old_value, json_object_get_member (change, "old")))
+  if (rule->old_value != NULL
+      && !value_equal (rule->old_value, json_object_get_member (change, "old")))
     return FALSE;
-  if (rule->old_regex != NULL && !regex_match_node (rule->old_regex, json_object_get_member (change, "old")))
+  if (rule->old_regex != NULL
+      && !regex_match_node (rule->old_regex, json_object_get_member (change, "old")))
     return FALSE;
-  if (rule->new_value != NULL && !value_equal (rule->new_value, json_object_get_member (change, "new")))
+  if (rule->new_value != NULL
+      && !value_equal (rule->new_value, json_object_get_member (change, "new")))
     return FALSE;
-  if (rule->new_regex != NULL && !regex_match_node (rule->new_regex, json_object_get_member (change, "new")))
+  if (rule->new_regex != NULL
+      && !regex_match_node (rule->new_regex, json_object_get_member (change, "new")))
     return FALSE;
   if (rule->change_severity_mask != 0)
     {
@@ -1049,7 +1056,7 @@ tsq_alert_rule_matches (TsqAlertRule *rule, JsonObject *change)
     {
       double status;
 
-      if (!change_status (change, type, &status) || (int) status / 100 != rule->status_class)
+      if (!change_status (change, type, &status) || (int)status / 100 != rule->status_class)
         return FALSE;
     }
   for (guint i = 0; rule->conditions != NULL && i < rule->conditions->len; i++)
@@ -1097,7 +1104,7 @@ tsq_alert_rule_get_severity_for (TsqAlertRule *rule, JsonObject *change)
 const char *const *
 tsq_alert_rule_get_channels (TsqAlertRule *rule)
 {
-  return (const char *const *) rule->channels;
+  return (const char *const *)rule->channels;
 }
 
 const char *
@@ -1110,7 +1117,7 @@ const char *const *
 tsq_alert_rule_get_resolve_on_for (TsqAlertRule *rule, const char *type)
 {
   if (rule->has_resolve_on)
-    return (const char *const *) rule->resolve_on;
+    return (const char *const *)rule->resolve_on;
   return tsq_alert_default_resolve_on (type);
 }
 
@@ -1203,7 +1210,8 @@ tsq_alert_escalation_policy_from_json (JsonNode *node, const char *path, GError 
     }
   p->name = g_strdup (json_node_get_string (n));
   n = json_object_get_member (obj, "levels");
-  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n) || json_array_get_length (json_node_get_array (n)) == 0
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
+      || json_array_get_length (json_node_get_array (n)) == 0
       || json_array_get_length (json_node_get_array (n)) > LEVELS_MAX)
     {
       fail (error, path, "levels", "expected an array of 1 to %d levels", LEVELS_MAX);
@@ -1242,7 +1250,7 @@ tsq_alert_escalation_policy_from_json (JsonNode *node, const char *path, GError 
           fail (error, lpath, "delay_s", "expected a number of seconds in [1, 2592000]");
           return NULL;
         }
-      level.delay_us = (gint64) (delay * G_USEC_PER_SEC);
+      level.delay_us = (gint64)(delay * G_USEC_PER_SEC);
       g_array_append_val (p->levels, level);
     }
   if ((n = json_object_get_member (obj, "repeat")) != NULL)
@@ -1254,7 +1262,7 @@ tsq_alert_escalation_policy_from_json (JsonNode *node, const char *path, GError 
           fail (error, path, "repeat", "expected an integer in [0, 100]");
           return NULL;
         }
-      p->repeat = (guint) r;
+      p->repeat = (guint)r;
     }
   return g_steal_pointer (&p);
 }
@@ -1283,7 +1291,7 @@ const char *const *
 tsq_alert_escalation_policy_get_channels (TsqAlertEscalationPolicy *policy, guint level)
 {
   g_return_val_if_fail (level >= 1 && level <= policy->levels->len, NULL);
-  return (const char *const *) g_array_index (policy->levels, Level, level - 1).channels;
+  return (const char *const *)g_array_index (policy->levels, Level, level - 1).channels;
 }
 
 gint64

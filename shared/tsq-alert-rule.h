@@ -91,9 +91,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TsqAlertRule, tsq_alert_rule_unref)
 
 typedef struct _TsqAlertEscalationPolicy TsqAlertEscalationPolicy;
 
-TsqAlertEscalationPolicy *tsq_alert_escalation_policy_from_json (JsonNode *node,
-                                                                 const char *path,
-                                                                 GError **error);
+TsqAlertEscalationPolicy *
+tsq_alert_escalation_policy_from_json (JsonNode *node, const char *path, GError **error);
 TsqAlertEscalationPolicy *tsq_alert_escalation_policy_ref (TsqAlertEscalationPolicy *policy);
 void tsq_alert_escalation_policy_unref (TsqAlertEscalationPolicy *policy);
 JsonNode *tsq_alert_escalation_policy_to_json (TsqAlertEscalationPolicy *policy);

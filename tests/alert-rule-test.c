@@ -96,7 +96,8 @@ test_errors (void)
     {
       g_autoptr (JsonNode) node = parse (cases[i].json);
       g_autoptr (GError) error = NULL;
-      g_autoptr (GPtrArray) rules = tsq_alert_rules_from_json (json_node_get_array (node), NULL, &error);
+      g_autoptr (GPtrArray) rules
+        = tsq_alert_rules_from_json (json_node_get_array (node), NULL, &error);
 
       g_assert_null (rules);
       g_assert_error (error, TSQ_ALERT_RULE_ERROR, TSQ_ALERT_RULE_ERROR_INVALID);
@@ -107,11 +108,12 @@ test_errors (void)
   {
     g_autoptr (JsonNode) node = parse ("[{\"id\":\"a\",\"match\":{\"subject_regex\":\"(\"}}]");
     g_autoptr (GError) error = NULL;
-    g_autoptr (GPtrArray) rules = tsq_alert_rules_from_json (json_node_get_array (node), "alert_rules", &error);
+    g_autoptr (GPtrArray) rules
+      = tsq_alert_rules_from_json (json_node_get_array (node), "alert_rules", &error);
 
     g_assert_null (rules);
-    g_assert_true (g_str_has_prefix (error->message,
-                                     "alert_rules[0].match.subject_regex: invalid regular expression: "));
+    g_assert_true (g_str_has_prefix (
+      error->message, "alert_rules[0].match.subject_regex: invalid regular expression: "));
   }
 }
 
@@ -126,7 +128,8 @@ test_parse_ok (void)
     "{\"id\":\"down\",\"match\":{\"type\":\"availability.down\"},\"escalation\":\"oncall\","
     "\"resolve_on\":[]}]");
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) rules = tsq_alert_rules_from_json (json_node_get_array (node), NULL, &error);
+  g_autoptr (GPtrArray) rules
+    = tsq_alert_rules_from_json (json_node_get_array (node), NULL, &error);
   TsqAlertRule *slow, *down;
   const char *const want_channels[] = { "slack", "mail", NULL };
   const char *const want_resolve[] = { "performance.improved", NULL };
@@ -142,8 +145,8 @@ test_parse_ok (void)
   g_assert_null (tsq_alert_rule_get_escalation (slow));
   g_assert_cmpint (tsq_alert_rule_get_group_by (slow), ==, TSQ_ALERT_GROUP_BY_RULE);
   g_assert_cmpint (tsq_alert_rule_get_repeat_interval_us (slow), ==, 600 * G_USEC_PER_SEC);
-  g_assert_true (g_strv_equal (tsq_alert_rule_get_resolve_on_for (slow, "performance.degraded"),
-                               want_resolve));
+  g_assert_true (
+    g_strv_equal (tsq_alert_rule_get_resolve_on_for (slow, "performance.degraded"), want_resolve));
   g_assert_false (tsq_alert_rule_get_continue (slow));
   g_assert_false (tsq_alert_rule_get_drop (slow));
 
@@ -170,7 +173,8 @@ test_parse_ok (void)
 static void
 test_match_type (void)
 {
-  g_autoptr (TsqAlertRule) exact = rule_new ("{\"id\":\"r\",\"match\":{\"type\":\"technology.added\"}}");
+  g_autoptr (TsqAlertRule) exact
+    = rule_new ("{\"id\":\"r\",\"match\":{\"type\":\"technology.added\"}}");
   g_autoptr (TsqAlertRule) glob = rule_new ("{\"id\":\"r\",\"match\":{\"type\":\"technology.*\"}}");
   g_autoptr (TsqAlertRule) list
     = rule_new ("{\"id\":\"r\",\"match\":{\"type\":[\"availability.*\",\"status.changed\"]}}");
@@ -198,10 +202,12 @@ static void
 test_match_technology_category (void)
 {
   g_autoptr (TsqAlertRule) tech = rule_new ("{\"id\":\"r\",\"match\":{\"technology\":\"jquery\"}}");
-  g_autoptr (TsqAlertRule) tglob = rule_new ("{\"id\":\"r\",\"match\":{\"technology\":[\"Word*\",\"Drupal\"]}}");
+  g_autoptr (TsqAlertRule) tglob
+    = rule_new ("{\"id\":\"r\",\"match\":{\"technology\":[\"Word*\",\"Drupal\"]}}");
   g_autoptr (TsqAlertRule) cat = rule_new ("{\"id\":\"r\",\"match\":{\"category\":\"cms\"}}");
-  const char *jq = "{\"type\":\"technology.version_changed\",\"subject\":\"jQuery\",\"old\":\"3.4.1\","
-                   "\"new\":\"3.7.1\",\"evidence\":{\"categories\":[\"JavaScript libraries\"]}}";
+  const char *jq
+    = "{\"type\":\"technology.version_changed\",\"subject\":\"jQuery\",\"old\":\"3.4.1\","
+      "\"new\":\"3.7.1\",\"evidence\":{\"categories\":[\"JavaScript libraries\"]}}";
   const char *wp = "{\"type\":\"technology.added\",\"subject\":\"WordPress\",\"old\":null,"
                    "\"new\":\"6.1\",\"evidence\":{\"categories\":[\"CMS\",\"Blogs\"]}}";
   const char *vuln = "{\"type\":\"security.vulnerability_found\",\"subject\":\"CVE-2020-11022\","
@@ -225,19 +231,24 @@ static void
 test_match_subject_values (void)
 {
   g_autoptr (TsqAlertRule) subj = rule_new ("{\"id\":\"r\",\"match\":{\"subject\":\"ttfb_ms\"}}");
-  g_autoptr (TsqAlertRule) subj_re = rule_new ("{\"id\":\"r\",\"match\":{\"subject_regex\":\"^/api/\"}}");
+  g_autoptr (TsqAlertRule) subj_re
+    = rule_new ("{\"id\":\"r\",\"match\":{\"subject_regex\":\"^/api/\"}}");
   g_autoptr (TsqAlertRule) old_eq = rule_new ("{\"id\":\"r\",\"match\":{\"old\":\"3.4.1\"}}");
   g_autoptr (TsqAlertRule) new_num = rule_new ("{\"id\":\"r\",\"match\":{\"new\":503}}");
   g_autoptr (TsqAlertRule) old_null = rule_new ("{\"id\":\"r\",\"match\":{\"old\":null}}");
-  g_autoptr (TsqAlertRule) new_re = rule_new ("{\"id\":\"r\",\"match\":{\"new_regex\":\"^4\\\\.\"}}");
-  g_autoptr (TsqAlertRule) old_re_num = rule_new ("{\"id\":\"r\",\"match\":{\"old_regex\":\"^20\\\\d$\"}}");
-  g_autoptr (TsqAlertRule) sev = rule_new ("{\"id\":\"r\",\"match\":{\"change_severity\":[\"warning\",\"critical\"]}}");
+  g_autoptr (TsqAlertRule) new_re
+    = rule_new ("{\"id\":\"r\",\"match\":{\"new_regex\":\"^4\\\\.\"}}");
+  g_autoptr (TsqAlertRule) old_re_num
+    = rule_new ("{\"id\":\"r\",\"match\":{\"old_regex\":\"^20\\\\d$\"}}");
+  g_autoptr (TsqAlertRule) sev
+    = rule_new ("{\"id\":\"r\",\"match\":{\"change_severity\":[\"warning\",\"critical\"]}}");
   const char *perf = "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":100,"
                      "\"new\":400,\"severity\":\"warning\"}";
   const char *ep = "{\"type\":\"endpoint.added\",\"subject\":\"/api/users\",\"old\":null,"
                    "\"new\":\"api\",\"severity\":\"info\"}";
-  const char *ver = "{\"type\":\"technology.version_changed\",\"subject\":\"jQuery\",\"old\":\"3.4.1\","
-                    "\"new\":\"4.0.0\",\"severity\":\"info\"}";
+  const char *ver
+    = "{\"type\":\"technology.version_changed\",\"subject\":\"jQuery\",\"old\":\"3.4.1\","
+      "\"new\":\"4.0.0\",\"severity\":\"info\"}";
   const char *down = "{\"type\":\"availability.down\",\"subject\":\"https://x/\",\"old\":200,"
                      "\"new\":503,\"severity\":\"critical\"}";
 
@@ -264,35 +275,48 @@ test_match_subject_values (void)
 static void
 test_match_thresholds (void)
 {
-  g_autoptr (TsqAlertRule) perf = rule_new (
-    "{\"id\":\"r\",\"match\":{\"type\":\"performance.degraded\","
-    "\"when\":\"increase_pct >= 50 && increase_ms >= 300\"}}");
-  g_autoptr (TsqAlertRule) cert = rule_new (
-    "{\"id\":\"r\",\"match\":{\"type\":\"security.certificate_expiring\",\"when\":\"days_left < 14\"}}");
+  g_autoptr (TsqAlertRule) perf
+    = rule_new ("{\"id\":\"r\",\"match\":{\"type\":\"performance.degraded\","
+                "\"when\":\"increase_pct >= 50 && increase_ms >= 300\"}}");
+  g_autoptr (TsqAlertRule) cert = rule_new ("{\"id\":\"r\",\"match\":{\"type\":\"security."
+                                            "certificate_expiring\",\"when\":\"days_left < 14\"}}");
   g_autoptr (TsqAlertRule) s5xx = rule_new ("{\"id\":\"r\",\"match\":{\"status_class\":\"5xx\"}}");
   g_autoptr (TsqAlertRule) ev = rule_new (
     "{\"id\":\"r\",\"match\":{\"when\":[\"evidence.similarity < 50\",\"confidence >= 75\"]}}");
-  g_autoptr (TsqAlertRule) dec = rule_new ("{\"id\":\"r\",\"match\":{\"when\":\"decrease_pct > 10\"}}");
+  g_autoptr (TsqAlertRule) dec
+    = rule_new ("{\"id\":\"r\",\"match\":{\"when\":\"decrease_pct > 10\"}}");
 
   /* 400 -> 700 ms: +75 %, +300 ms */
-  g_assert_true (matches (perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":400,\"new\":700}"));
+  g_assert_true (matches (
+    perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":400,\"new\":700}"));
   /* 400 -> 590: +47.5 % */
-  g_assert_false (matches (perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":400,\"new\":590}"));
+  g_assert_false (matches (
+    perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":400,\"new\":590}"));
   /* 100 -> 390: +290 % but only +290 ms */
-  g_assert_false (matches (perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":100,\"new\":390}"));
+  g_assert_false (matches (
+    perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":100,\"new\":390}"));
   /* doubles work too */
-  g_assert_true (matches (perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":600.5,\"new\":901.0}"));
+  g_assert_true (matches (
+    perf,
+    "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":600.5,\"new\":901.0}"));
   /* missing value: the condition fails */
-  g_assert_false (matches (perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":null,\"new\":900}"));
+  g_assert_false (matches (
+    perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":null,\"new\":900}"));
   /* old 0: no percentage */
-  g_assert_false (matches (perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":0,\"new\":900}"));
+  g_assert_false (matches (
+    perf, "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":0,\"new\":900}"));
 
-  g_assert_true (matches (cert, "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":20,\"new\":13}"));
-  g_assert_false (matches (cert, "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":20,\"new\":14}"));
+  g_assert_true (matches (
+    cert, "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":20,\"new\":13}"));
+  g_assert_false (matches (
+    cert, "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":20,\"new\":14}"));
 
-  g_assert_true (matches (s5xx, "{\"type\":\"status.changed\",\"subject\":\"u\",\"old\":200,\"new\":503}"));
-  g_assert_false (matches (s5xx, "{\"type\":\"status.changed\",\"subject\":\"u\",\"old\":503,\"new\":404}"));
-  g_assert_true (matches (s5xx, "{\"type\":\"availability.down\",\"subject\":\"u\",\"old\":200,\"new\":500}"));
+  g_assert_true (
+    matches (s5xx, "{\"type\":\"status.changed\",\"subject\":\"u\",\"old\":200,\"new\":503}"));
+  g_assert_false (
+    matches (s5xx, "{\"type\":\"status.changed\",\"subject\":\"u\",\"old\":503,\"new\":404}"));
+  g_assert_true (
+    matches (s5xx, "{\"type\":\"availability.down\",\"subject\":\"u\",\"old\":200,\"new\":500}"));
   /* down by a timeout: no status in new, nor in the evidence */
   g_assert_false (matches (s5xx, "{\"type\":\"availability.down\",\"subject\":\"u\",\"old\":200,"
                                  "\"new\":\"timeout\",\"evidence\":{\"status\":null}}"));
@@ -305,8 +329,10 @@ test_match_thresholds (void)
                                "\"evidence\":{\"similarity\":40}}"));
   g_assert_false (matches (ev, "{\"type\":\"content.changed\",\"subject\":\"u\",\"confidence\":80,"
                                "\"evidence\":{\"similarity\":60}}"));
-  g_assert_true (matches (dec, "{\"type\":\"complexity.changed\",\"subject\":\"dom_nodes\",\"old\":1000,\"new\":800}"));
-  g_assert_false (matches (dec, "{\"type\":\"complexity.changed\",\"subject\":\"dom_nodes\",\"old\":1000,\"new\":950}"));
+  g_assert_true (matches (
+    dec, "{\"type\":\"complexity.changed\",\"subject\":\"dom_nodes\",\"old\":1000,\"new\":800}"));
+  g_assert_false (matches (
+    dec, "{\"type\":\"complexity.changed\",\"subject\":\"dom_nodes\",\"old\":1000,\"new\":950}"));
 }
 
 static void
@@ -320,18 +346,23 @@ test_defaults (void)
     const char *change;
     const char *rule; /* NULL = none */
   } cases[] = {
-    { "{\"type\":\"availability.down\",\"subject\":\"u\",\"old\":200,\"new\":\"timeout\",\"severity\":\"critical\"}",
+    { "{\"type\":\"availability.down\",\"subject\":\"u\",\"old\":200,\"new\":\"timeout\","
+      "\"severity\":\"critical\"}",
       "default.availability" },
     { "{\"type\":\"availability.up\",\"subject\":\"u\",\"severity\":\"info\"}", NULL },
     { "{\"type\":\"security.vulnerability_found\",\"subject\":\"CVE-1\",\"severity\":\"critical\"}",
       "default.vulnerability" },
-    { "{\"type\":\"security.vulnerability_found\",\"subject\":\"CVE-2\",\"severity\":\"warning\"}", NULL },
-    { "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":5,\"new\":2,\"severity\":\"critical\"}",
+    { "{\"type\":\"security.vulnerability_found\",\"subject\":\"CVE-2\",\"severity\":\"warning\"}",
+      NULL },
+    { "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":5,\"new\":2,"
+      "\"severity\":\"critical\"}",
       "default.certificate" },
-    { "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":15,\"new\":10,\"severity\":\"warning\"}",
+    { "{\"type\":\"security.certificate_expiring\",\"subject\":\"h\",\"old\":15,\"new\":10,"
+      "\"severity\":\"warning\"}",
       NULL },
     { "{\"type\":\"technology.added\",\"subject\":\"jQuery\",\"severity\":\"info\"}", NULL },
-    { "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":100,\"new\":900,\"severity\":\"warning\"}",
+    { "{\"type\":\"performance.degraded\",\"subject\":\"ttfb_ms\",\"old\":100,\"new\":900,"
+      "\"severity\":\"warning\"}",
       NULL },
   };
 
@@ -353,14 +384,16 @@ test_defaults (void)
       g_assert_cmpstr (hit, ==, cases[i].rule);
     }
   g_assert_true (g_strv_equal (tsq_alert_default_resolve_on ("availability.down"), down_resolve));
-  g_assert_true (g_strv_equal (tsq_alert_default_resolve_on ("security.certificate_expiring"), cert_resolve));
-  g_assert_cmpstr (tsq_alert_default_resolve_on ("performance.degraded")[0], ==, "performance.improved");
+  g_assert_true (
+    g_strv_equal (tsq_alert_default_resolve_on ("security.certificate_expiring"), cert_resolve));
+  g_assert_cmpstr (tsq_alert_default_resolve_on ("performance.degraded")[0], ==,
+                   "performance.improved");
   g_assert_cmpstr (tsq_alert_default_resolve_on ("security.vulnerability_found")[0], ==,
                    "security.vulnerability_resolved");
   g_assert_null (tsq_alert_default_resolve_on ("technology.added")[0]);
   g_assert_true (tsq_alert_is_known_change_type ("complexity.changed"));
   g_assert_false (tsq_alert_is_known_change_type ("tech.added"));
-  g_assert_cmpuint (g_strv_length ((char **) tsq_alert_known_change_types ()), ==, 22);
+  g_assert_cmpuint (g_strv_length ((char **)tsq_alert_known_change_types ()), ==, 22);
 }
 
 static void
@@ -371,7 +404,8 @@ test_severity_for (void)
   g_autoptr (JsonNode) crit = parse ("{\"type\":\"availability.down\",\"severity\":\"critical\"}");
   g_autoptr (JsonNode) none = parse ("{\"type\":\"availability.down\"}");
 
-  g_assert_cmpint (tsq_alert_rule_get_severity_for (fixed, json_node_get_object (crit)), ==, TSQ_ALERT_SEVERITY_INFO);
+  g_assert_cmpint (tsq_alert_rule_get_severity_for (fixed, json_node_get_object (crit)), ==,
+                   TSQ_ALERT_SEVERITY_INFO);
   g_assert_cmpint (tsq_alert_rule_get_severity_for (follow, json_node_get_object (crit)), ==,
                    TSQ_ALERT_SEVERITY_CRITICAL);
   g_assert_cmpint (tsq_alert_rule_get_severity_for (follow, json_node_get_object (none)), ==,
@@ -381,11 +415,12 @@ test_severity_for (void)
 static void
 test_policy (void)
 {
-  g_autoptr (JsonNode) node = parse (
-    "{\"name\":\"oncall\",\"levels\":[{\"channels\":[\"slack\"],\"delay_s\":300},"
-    "{\"channels\":[\"sms\",\"mail\"],\"delay_s\":600}],\"repeat\":2}");
+  g_autoptr (JsonNode) node
+    = parse ("{\"name\":\"oncall\",\"levels\":[{\"channels\":[\"slack\"],\"delay_s\":300},"
+             "{\"channels\":[\"sms\",\"mail\"],\"delay_s\":600}],\"repeat\":2}");
   g_autoptr (GError) error = NULL;
-  g_autoptr (TsqAlertEscalationPolicy) p = tsq_alert_escalation_policy_from_json (node, NULL, &error);
+  g_autoptr (TsqAlertEscalationPolicy) p
+    = tsq_alert_escalation_policy_from_json (node, NULL, &error);
   const char *const l2[] = { "sms", "mail", NULL };
   static const struct
   {
@@ -417,7 +452,8 @@ test_policy (void)
     {
       g_autoptr (JsonNode) n = parse (bad[i].json);
       g_autoptr (GError) e = NULL;
-      g_autoptr (TsqAlertEscalationPolicy) q = tsq_alert_escalation_policy_from_json (n, "policies[0]", &e);
+      g_autoptr (TsqAlertEscalationPolicy) q
+        = tsq_alert_escalation_policy_from_json (n, "policies[0]", &e);
 
       g_assert_null (q);
       g_assert_cmpstr (e->message, ==, bad[i].message);
