@@ -126,6 +126,8 @@ struct _TsqAlertEngine
   GHashTable *rule_cache; /* monitor id -> RuleCache */
   GHashTable *scans;      /* monitor id -> gint64* scan counter */
   GHashTable *flaps;      /* key -> FlapRecord */
+  GHashTable *by_monitor; /* monitor id -> GPtrArray of Alert* (borrowed), creation order */
+  GPtrArray *order;       /* every open Alert* (borrowed), creation order */
   GPtrArray *global_rules;
   GPtrArray *default_rules;
   TsqAlertIdFunc id_func;
@@ -372,24 +374,47 @@ compare_alert_seq (gconstpointer a, gconstpointer b)
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Open alerts, oldest first (deterministic action order). */
+/* Open alerts (of one monitor, or all), oldest first (deterministic action order). A copy:
+ * callers may resolve alerts while walking it. The index lists are kept in creation order, so
+ * nothing is sorted on the hot path. */
 static GPtrArray *
 sorted_alerts (TsqAlertEngine *self, const char *monitor_id)
 {
-  GPtrArray *out = g_ptr_array_new ();
-  GHashTableIter it;
-  gpointer v;
+  GPtrArray *list
+    = monitor_id != NULL ? g_hash_table_lookup (self->by_monitor, monitor_id) : self->order;
 
-  g_hash_table_iter_init (&it, self->alerts);
-  while (g_hash_table_iter_next (&it, NULL, &v))
+  if (list == NULL)
+    return g_ptr_array_new ();
+  return g_ptr_array_copy (list, NULL, NULL);
+}
+
+/* Appends keeping creation order (seq increases with every insertion). */
+static void
+index_add (TsqAlertEngine *self, Alert *a)
+{
+  GPtrArray *list = g_hash_table_lookup (self->by_monitor, a->monitor_id);
+
+  if (list == NULL)
     {
-      Alert *a = v;
-
-      if (monitor_id == NULL || g_str_equal (a->monitor_id, monitor_id))
-        g_ptr_array_add (out, a);
+      list = g_ptr_array_new ();
+      g_hash_table_insert (self->by_monitor, g_strdup (a->monitor_id), list);
     }
-  g_ptr_array_sort (out, compare_alert_seq);
-  return out;
+  g_ptr_array_add (list, a);
+  g_ptr_array_add (self->order, a);
+}
+
+static void
+index_remove (TsqAlertEngine *self, Alert *a)
+{
+  GPtrArray *list = g_hash_table_lookup (self->by_monitor, a->monitor_id);
+
+  if (list != NULL)
+    {
+      g_ptr_array_remove (list, a);
+      if (list->len == 0)
+        g_hash_table_remove (self->by_monitor, a->monitor_id);
+    }
+  g_ptr_array_remove (self->order, a);
 }
 
 /* ---- snapshots and actions ---- */
@@ -972,6 +997,9 @@ tsq_alert_engine_new (const TsqAlertEngineConfig *config)
   if (self->config.group_by == TSQ_ALERT_GROUP_BY_DEFAULT)
     self->config.group_by = TSQ_ALERT_GROUP_BY_MONITOR;
   self->alerts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, alert_free);
+  self->by_monitor
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_ptr_array_unref);
+  self->order = g_ptr_array_new ();
   self->by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, group_free);
   self->silences
@@ -995,6 +1023,8 @@ tsq_alert_engine_free (TsqAlertEngine *self)
   if (self == NULL)
     return;
   g_hash_table_unref (self->by_key);
+  g_hash_table_unref (self->by_monitor);
+  g_ptr_array_unref (self->order);
   g_hash_table_unref (self->alerts);
   g_hash_table_unref (self->groups);
   g_hash_table_unref (self->silences);
@@ -1087,22 +1117,19 @@ monitor_rules (TsqAlertEngine *self, TsqMonitor *monitor)
 static Alert *
 find_inhibitor (TsqAlertEngine *self, Alert *a)
 {
-  GHashTableIter it;
-  gpointer v;
-  Alert *best = NULL;
+  GPtrArray *list = g_hash_table_lookup (self->by_monitor, a->monitor_id);
 
-  if (g_str_has_prefix (a->type, "availability."))
+  if (g_str_has_prefix (a->type, "availability.") || list == NULL)
     return NULL;
-  g_hash_table_iter_init (&it, self->alerts);
-  while (g_hash_table_iter_next (&it, NULL, &v))
+  /* The oldest open down alert of the monitor. */
+  for (guint i = 0; i < list->len; i++)
     {
-      Alert *d = v;
+      Alert *d = g_ptr_array_index (list, i);
 
-      if (d != a && !d->resolved && g_str_equal (d->type, "availability.down")
-          && g_str_equal (d->monitor_id, a->monitor_id) && (best == NULL || d->seq < best->seq))
-        best = d;
+      if (d != a && !d->resolved && g_str_equal (d->type, "availability.down"))
+        return d;
     }
-  return best;
+  return NULL;
 }
 
 /* Maintenance, then silences, then inhibition. Returns the reason or NULL; *detail_member /
@@ -1327,6 +1354,7 @@ remove_alert (TsqAlertEngine *self, Alert *a)
   unqueue (self, a);
   if (g_hash_table_lookup (self->by_key, key) == a)
     g_hash_table_remove (self->by_key, key);
+  index_remove (self, a);
   g_hash_table_remove (self->alerts, a->id);
 }
 
@@ -1552,6 +1580,7 @@ trigger (TsqAlertEngine *self,
                a->rule_id, a->escalation);
 
   g_hash_table_insert (self->alerts, a->id, a);
+  index_add (self, a);
   g_hash_table_insert (self->by_key, g_steal_pointer (&key), a);
   g_ptr_array_add (actions, action_for ("open", a));
 
@@ -1724,7 +1753,7 @@ tsq_alert_engine_process_scan (
 static void
 release_suppressed (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
 {
-  g_autoptr (GPtrArray) list = sorted_alerts (self, NULL);
+  GPtrArray *list = self->order; /* nothing is removed while walking it */
 
   for (guint i = 0; i < list->len; i++)
     {
@@ -1744,7 +1773,7 @@ release_suppressed (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
 static void
 escalate (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
 {
-  g_autoptr (GPtrArray) list = sorted_alerts (self, NULL);
+  GPtrArray *list = self->order; /* nothing is removed while walking it */
   g_autoptr (GPtrArray) batches = g_ptr_array_new_with_free_func (batch_free);
 
   for (guint i = 0; i < list->len; i++)
@@ -1790,7 +1819,7 @@ reminder_due (TsqAlertEngine *self, Alert *a)
 static void
 remind (TsqAlertEngine *self, gint64 now, GPtrArray *actions)
 {
-  g_autoptr (GPtrArray) list = sorted_alerts (self, NULL);
+  GPtrArray *list = self->order; /* nothing is removed while walking it */
   g_autoptr (GPtrArray) batches = g_ptr_array_new_with_free_func (batch_free);
 
   for (guint i = 0; i < list->len; i++)
@@ -2098,6 +2127,7 @@ tsq_alert_engine_load_alert (TsqAlertEngine *self, JsonObject *row, GError **err
       g_hash_table_remove (self->by_key, key);
     }
   g_hash_table_insert (self->alerts, a->id, a);
+  index_add (self, a);
   g_hash_table_insert (self->by_key, g_steal_pointer (&key), a);
   {
     gint64 *scan = scan_counter (self, a->monitor_id);
