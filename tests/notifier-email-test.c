@@ -515,8 +515,7 @@ test_untrusted_certificate (void)
   bundle = g_strdup ("/etc/ssl/certs/ca-certificates.crt");
   if (!g_file_test (bundle, G_FILE_TEST_IS_REGULAR))
     {
-      g_test_skip ("no system CA bundle (package ca-certificates)");
-      return;
+      g_error ("no system CA bundle: install the Debian package ca-certificates (tools/install-deps.sh does)");
     }
   extra = g_strdup_printf (
     "ca_file=%s\nusername=" SMTP_USER "\npassword=" SMTP_PASSWORD "\nto=ops@example.com\n", bundle);
