@@ -1028,6 +1028,7 @@ tsq_scanner_scan_async (TsqScanner *self,
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   ScanJob *job = g_new0 (ScanJob, 1);
+  TsqFetchRequest request = { 0 };
 
   g_task_set_source_tag (task, tsq_scanner_scan_async);
   /* A cancelled scan still returns its result (with error kind "cancelled"): the caller stores
@@ -1042,7 +1043,9 @@ tsq_scanner_scan_async (TsqScanner *self,
                                  : self->fetcher);
   g_task_set_task_data (task, job, (GDestroyNotify)scan_job_free);
 
-  tsq_fetcher_fetch_async (job->fetcher, url, NULL, cancellable, on_fetched, task);
+  /* A monitor may set its own timeout ("timeout_s" in its scan config, validated when saved). */
+  request.timeout_s = (guint) CLAMP (tsq_json_get_double (scan_config, "timeout_s", 0), 0, 3600);
+  tsq_fetcher_fetch_async (job->fetcher, url, &request, cancellable, on_fetched, task);
 }
 
 JsonObject *

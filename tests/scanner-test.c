@@ -201,6 +201,23 @@ test_ignore_rules_and_cap (void)
                    5 * 1024 * 1024);
 }
 
+/* A monitor's own timeout wins over the scanner's (30 s here). */
+static void
+test_monitor_timeout (void)
+{
+  g_autoptr (TsqTestServer) server = tsq_test_server_new ();
+  g_autoptr (TsqScanner) scanner = make_scanner (TRUE);
+  g_autofree char *url = tsq_test_server_get_url (server, "/slow");
+  g_autoptr (JsonNode) config = tsq_json_from_string ("{\"timeout_s\": 1}", NULL);
+  g_autoptr (JsonObject) result = NULL;
+  TsqTestRoute route = { .delay_ms = 3000 };
+
+  tsq_test_server_set_route (server, "/slow", &route);
+  result = tsq_scanner_scan_sync (scanner, url, json_node_get_object (config));
+  g_assert_cmpstr (tsq_json_get_string (tsq_json_get_object (result, "error"), "kind", NULL), ==,
+                   "timeout");
+}
+
 static void
 test_reuse_disabled (void)
 {
@@ -226,5 +243,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tsq/scanner/reuse-unchanged", test_reuse_unchanged);
   g_test_add_func ("/tsq/scanner/reuse-disabled", test_reuse_disabled);
   g_test_add_func ("/tsq/scanner/ignore-rules-and-cap", test_ignore_rules_and_cap);
+  g_test_add_func ("/tsq/scanner/monitor-timeout", test_monitor_timeout);
   return g_test_run ();
 }
