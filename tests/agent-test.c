@@ -442,7 +442,8 @@ test_live_edits (Fixture *f, gconstpointer data)
   if (tsq_test_agent_run (NULL, &err, "monitor", "disable", "live", "--database", f->database, NULL)
       != 0)
     g_error ("monitor disable: %s", err);
-  g_usleep (2500 * 1000);
+  /* The agent polls every 0.5 s; a scan already in flight may still complete. */
+  g_usleep (4000 * 1000);
   before = scans_of_monitor (f, "live");
   g_usleep (3000 * 1000);
   after = scans_of_monitor (f, "live");
