@@ -37,6 +37,7 @@ typedef struct
   SoupServer *server;
   guint16 port;
   guint fail_first; /* answer 503 to this many requests */
+  guint delay_ms;   /* per request (the receiver thread handles one at a time) */
   GPtrArray *requests;
   guint bad_signatures;
 } Receiver;
@@ -79,6 +80,8 @@ on_hook (SoupServer *server,
       r->monitor = g_strdup (m ? tsq_json_get_string (m, "name", "") : "");
     }
 
+  if (rx->delay_ms)
+    g_usleep (rx->delay_ms * 1000);
   g_mutex_lock (&rx->lock);
   if (sig == NULL
       || !tsq_signature_verify (SECRET, sig, body, g_get_real_time () / G_USEC_PER_SEC, 300,
@@ -468,6 +471,103 @@ test_ack_stops_escalation (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->rx->bad_signatures, ==, 0);
 }
 
+/* Distinct delivery ids per monitor of accepted-or-not triggered notifications, and the
+ * monitors that got at least one accepted one. */
+static void
+per_monitor (Receiver *rx, GHashTable *ids_per_monitor, GHashTable *delivered)
+{
+  g_mutex_lock (&rx->lock);
+  for (guint i = 0; i < rx->requests->len; i++)
+    {
+      Request *r = g_ptr_array_index (rx->requests, i);
+      GHashTable *ids;
+
+      if (g_strcmp0 (r->event, "alert.triggered") != 0 || r->monitor == NULL)
+        continue;
+      ids = g_hash_table_lookup (ids_per_monitor, r->monitor);
+      if (ids == NULL)
+        {
+          ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+          g_hash_table_insert (ids_per_monitor, g_strdup (r->monitor), ids);
+        }
+      g_hash_table_add (ids, g_strdup (r->delivery));
+      if (r->status == 200)
+        g_hash_table_add (delivered, g_strdup (r->monitor));
+    }
+  g_mutex_unlock (&rx->lock);
+}
+
+#define BURST 24
+
+static guint
+delivered_monitors (Receiver *rx)
+{
+  g_autoptr (GHashTable) ids
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+  g_autoptr (GHashTable) delivered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  per_monitor (rx, ids, delivered);
+  return g_hash_table_size (delivered);
+}
+
+/* kill -9 the agent twice while a burst of alerts is being delivered: after a restart every
+ * alert is delivered at least once, and repeated deliveries of one alert share one id. */
+static void
+test_kill_during_burst (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GHashTable) ids
+    = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_hash_table_unref);
+  g_autoptr (GHashTable) delivered = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  f->rx->delay_ms = 150;
+  write_config (f, DOWN_RULE, NULL);
+  for (guint i = 0; i < BURST; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/s%u", i);
+      g_autofree char *name = g_strdup_printf ("site-%02u", i);
+
+      set_down (f, path, FALSE);
+      add_monitor (f, name, path);
+    }
+  spawn_agent (f);
+  WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/s0") >= 2
+              && tsq_test_server_get_hits (f->site, "/s23") >= 2);
+  for (guint i = 0; i < BURST; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/s%u", i);
+
+      set_down (f, path, TRUE);
+    }
+  for (guint round = 0; round < 2; round++)
+    {
+      guint before = count_requests (f->rx, NULL, 0);
+
+      WAIT_UNTIL (count_requests (f->rx, NULL, 0) >= before + 3
+                  || delivered_monitors (f->rx) == BURST);
+      g_subprocess_force_exit (f->agent); /* SIGKILL */
+      g_subprocess_wait (f->agent, NULL, NULL);
+      g_clear_object (&f->agent);
+      g_test_message ("killed after %u requests", count_requests (f->rx, NULL, 0));
+      spawn_agent (f);
+    }
+  /* Rows claimed by a killed agent come back after the lease (10 s). */
+  WAIT_UNTIL (delivered_monitors (f->rx) == BURST);
+  stop_agent (f);
+
+  per_monitor (f->rx, ids, delivered);
+  g_assert_cmpuint (g_hash_table_size (delivered), ==, BURST);
+  g_hash_table_iter_init (&iter, ids);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      if (g_hash_table_size (value) != 1)
+        g_printerr ("%s: %u ids\n", (char *)key, g_hash_table_size (value));
+      g_assert_cmpuint (g_hash_table_size (value), ==, 1);
+    }
+  g_assert_cmpuint (f->rx->bad_signatures, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -476,5 +576,7 @@ main (int argc, char **argv)
               test_down_up, fixture_teardown);
   g_test_add ("/tsq/alerts/ack-stops-escalation", Fixture, GUINT_TO_POINTER (0), fixture_setup,
               test_ack_stops_escalation, fixture_teardown);
+  g_test_add ("/tsq/alerts/kill-during-burst", Fixture, GUINT_TO_POINTER (0), fixture_setup,
+              test_kill_during_burst, fixture_teardown);
   return g_test_run ();
 }
