@@ -568,10 +568,97 @@ test_kill_during_burst (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->rx->bad_signatures, ==, 0);
 }
 
+/* The command line without an agent: notify test, silences, bad input. */
+static void
+test_cli (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *bad_conf = g_build_filename (f->dir, "bad.conf", NULL);
+  g_autofree char *id = NULL;
+
+  write_config (f, DOWN_RULE, NULL);
+  add_monitor (f, "shop", "/site");
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "notify", "test", "hook", "--config", f->conf,
+                                       "--database", f->db, NULL),
+                   ==, 0);
+  g_assert_nonnull (strstr (out, "delivered to hook"));
+  g_assert_null (strstr (out, SECRET));
+  g_assert_cmpuint (count_requests (f->rx, "alert.test", 200), ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* A refused delivery is reported with its class, without the secret. */
+  f->rx->fail_first = 2;
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "notify", "test", "hook", "--config", f->conf,
+                                       "--database", f->db, NULL),
+                   ==, 3);
+  g_assert_nonnull (strstr (err, "retryable"));
+  g_assert_null (strstr (err, SECRET));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "notify", "test", "nope", "--config", f->conf,
+                                       "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "silence", "add", "--match", "monitor=shop",
+                                       "--match", "type=technology.*", "--duration", "2h",
+                                       "--comment", "deploy", "--database", f->db, NULL),
+                   ==, 0);
+  id = g_strstrip (g_strdup (out));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, &err, "silence", "list", "--json", "--database", f->db, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "\"type\":\"technology.*\""));
+  g_assert_nonnull (strstr (out, "\"state\":\"active\""));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, &err, "silence", "expire", id, "--database", f->db, NULL), ==, 0);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, &err, "silence", "expire", id, "--database", f->db, NULL), ==, 2);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  /* Bad matchers, durations and ids. */
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "silence", "add", "--match", "colour=red",
+                                       "--duration", "2h", "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "silence", "add", "--match", "severity=loud",
+                                       "--duration", "2h", "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "silence", "add", "--match", "type=a",
+                                       "--duration", "forever", "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (NULL, &err, "alerts", "ack", "999", "--database", f->db, NULL), ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (NULL, &err, "alerts", "show", "x", "--database", f->db, NULL), ==, 2);
+  g_clear_pointer (&err, g_free);
+
+  /* Configuration errors name group and key. */
+  g_file_set_contents (bad_conf, "[alerts]\nrules=[{\"id\":\"x\",\"channels\":[\"nochan\"]}]\n", -1,
+                       NULL);
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "alerts", "list", "--config", bad_conf,
+                                       "--database", f->db, NULL),
+                   ==, 2);
+  g_assert_nonnull (strstr (err, "[alerts] rules"));
+  g_assert_nonnull (strstr (err, "nochan"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add ("/tsq/alerts/cli", Fixture, GUINT_TO_POINTER (0), fixture_setup, test_cli,
+              fixture_teardown);
   g_test_add ("/tsq/alerts/down-up-retries", Fixture, GUINT_TO_POINTER (2), fixture_setup,
               test_down_up, fixture_teardown);
   g_test_add ("/tsq/alerts/ack-stops-escalation", Fixture, GUINT_TO_POINTER (0), fixture_setup,
