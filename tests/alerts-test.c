@@ -231,6 +231,17 @@ stop_agent (Fixture *f)
     {
       g_subprocess_send_signal (f->agent, SIGTERM);
       g_subprocess_wait (f->agent, NULL, NULL);
+      /* A clean stop (also: no leak reports under ASAN). */
+      if (!g_subprocess_get_if_exited (f->agent) || g_subprocess_get_exit_status (f->agent) != 0)
+        {
+          g_autofree char *err_path = g_build_filename (f->dir, "agent.err", NULL);
+          g_autofree char *text = NULL;
+
+          g_file_get_contents (err_path, &text, NULL, NULL);
+          g_printerr ("agent stderr:\n%s\n", text ? text : "");
+        }
+      g_assert_true (g_subprocess_get_if_exited (f->agent));
+      g_assert_cmpint (g_subprocess_get_exit_status (f->agent), ==, 0);
       g_clear_object (&f->agent);
     }
 }
