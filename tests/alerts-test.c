@@ -579,6 +579,37 @@ test_kill_during_burst (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->rx->bad_signatures, ==, 0);
 }
 
+/* A silence made with the CLI before the site goes down keeps the alert quiet; expiring it with
+ * the CLI while the site is still down notifies it. */
+static void
+test_silence (Fixture *f, gconstpointer data)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *id = NULL;
+
+  set_down (f, "/site", FALSE);
+  write_config (f, DOWN_RULE, NULL);
+  add_monitor (f, "shop", "/site");
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "silence", "add", "--match", "monitor=shop",
+                                       "--duration", "1h", "--database", f->db, NULL),
+                   ==, 0);
+  id = g_strstrip (g_strdup (out));
+  spawn_agent (f);
+  WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
+  set_down (f, "/site", TRUE);
+  WAIT_UNTIL (g_str_equal (alert_state (f, "availability.down"), "triggered"));
+  /* Well past the group wait (0.5 s): silenced, so nothing was sent. */
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_assert_cmpuint (count_requests (f->rx, NULL, 0), ==, 0);
+
+  g_assert_cmpint (
+    tsq_test_agent_run (NULL, NULL, "silence", "expire", id, "--database", f->db, NULL), ==, 0);
+  WAIT_UNTIL (count_requests (f->rx, "alert.triggered", 200) >= 1);
+  stop_agent (f);
+  g_assert_cmpuint (count_requests (f->rx, "alert.triggered", 0), ==, 1);
+}
+
 /* The command line without an agent: notify test, silences, bad input. */
 static void
 test_cli (Fixture *f, gconstpointer data)
@@ -674,6 +705,8 @@ main (int argc, char **argv)
               test_down_up, fixture_teardown);
   g_test_add ("/tsq/alerts/ack-stops-escalation", Fixture, GUINT_TO_POINTER (0), fixture_setup,
               test_ack_stops_escalation, fixture_teardown);
+  g_test_add ("/tsq/alerts/silence", Fixture, GUINT_TO_POINTER (0), fixture_setup, test_silence,
+              fixture_teardown);
   g_test_add ("/tsq/alerts/kill-during-burst", Fixture, GUINT_TO_POINTER (0), fixture_setup,
               test_kill_during_burst, fixture_teardown);
   return g_test_run ();
