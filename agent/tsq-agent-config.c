@@ -13,6 +13,7 @@
 #include <glib/gstdio.h>
 
 #include "tsq-agent-config.h"
+#include "tsq-alert-service.h"
 #include "tsq-net-guard.h"
 
 /* clang-format off */
@@ -186,6 +187,7 @@ tsq_agent_config_free (TsqAgentConfig *config)
   g_strfreev (config->blocked_networks);
   g_strfreev (config->allowed_networks);
   g_clear_pointer (&config->scanner.fetch.guard, tsq_net_guard_unref);
+  g_clear_pointer (&config->keyfile, g_key_file_unref);
   g_free (config);
 }
 
@@ -360,7 +362,12 @@ tsq_agent_config_load (TsqAgentConfig *config, const char *path, GError **error)
   groups = g_key_file_get_groups (file, NULL);
   for (guint g = 0; groups[g]; g++)
     {
-      g_auto (GStrv) names = g_key_file_get_keys (file, groups[g], NULL, NULL);
+      g_auto (GStrv) names = NULL;
+
+      /* The alert service's groups have their own validation (below). */
+      if (tsq_alert_service_is_config_group (groups[g]))
+        continue;
+      names = g_key_file_get_keys (file, groups[g], NULL, NULL);
 
       for (guint k = 0; names && names[k]; k++)
         {
@@ -382,8 +389,16 @@ tsq_agent_config_load (TsqAgentConfig *config, const char *path, GError **error)
             }
         }
     }
+  if (!tsq_alert_service_check_config (file, &local_error))
+    {
+      g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID, "%s: %s", path,
+                   local_error->message);
+      return FALSE;
+    }
   g_free (config->path);
   config->path = g_strdup (path);
+  g_clear_pointer (&config->keyfile, g_key_file_unref);
+  config->keyfile = g_key_file_ref (file);
   return check_semantics (config, error);
 }
 

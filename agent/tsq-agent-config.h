@@ -37,6 +37,9 @@ typedef struct
   TsqChangeThresholds thresholds;
   guint raw_results_days;
   guint metrics_days;
+  /* The whole file, kept for the alert service: its [alerts], [channel NAME] and
+   * [escalation NAME] groups (validated at load, docs/alerts.md). NULL on defaults. */
+  GKeyFile *keyfile;
 } TsqAgentConfig;
 
 TsqAgentConfig *tsq_agent_config_new_default (void);

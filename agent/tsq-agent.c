@@ -254,6 +254,9 @@ record_result (TsqAgent *self, Job *job, JsonObject *result)
   json_object_set_string_member (payload, "monitor_name", job->monitor->name);
   json_object_set_int_member (payload, "scan_id", job->scan_id);
   json_object_set_object_member (payload, "summary", summary_of (result));
+  /* The alert service needs one scan's changes at once (flapping is counted in scans). */
+  json_object_set_array_member (payload, "changes",
+                                changes ? json_array_ref (changes) : json_array_new ());
   publish (self, TSQ_TOPIC_SCAN_COMPLETED, id, payload);
 
   for (guint i = 0; changes && i < json_array_get_length (changes); i++)

@@ -13,6 +13,7 @@
 
 #include "tsq-agent-setup.h"
 #include "tsq-agent.h"
+#include "tsq-alert-service.h"
 #include "tsq-commands.h"
 #include "tsq-demo-server.h"
 #include "tsq-json-util.h"
@@ -222,6 +223,7 @@ tsq_cmd_run (int argc, char **argv)
   g_autoptr (TsqStorage) storage = NULL;
   g_autoptr (TsqEventBus) bus = NULL;
   g_autoptr (TsqAgent) agent = NULL;
+  g_autoptr (TsqAlertService) alerts = NULL;
   g_autoptr (TsqDemoServer) demo_server = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   RunState state = { 0 };
@@ -291,6 +293,13 @@ tsq_cmd_run (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_stop_signal, &state);
   g_unix_signal_add (SIGHUP, on_reload_signal, &state);
 
+  /* Alerts: rules, outbox and delivery (docs/alerts.md, "Running alerts in the agent"). */
+  alerts = tsq_alert_service_new (config, storage, bus, &error);
+  if (alerts == NULL || !tsq_alert_service_start (alerts, &error))
+    {
+      status = tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts: %s", error->message);
+      goto out;
+    }
   if (!tsq_agent_start (agent, &error))
     {
       status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);
@@ -300,6 +309,7 @@ tsq_cmd_run (int argc, char **argv)
     printf ("Watching for changes (Ctrl+C to stop). Changes appear here as they are recorded.\n");
   fflush (stdout);
   g_main_loop_run (loop);
+  tsq_alert_service_stop (alerts);
   g_message ("stopped");
 
 out:

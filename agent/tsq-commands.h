@@ -19,6 +19,9 @@ int tsq_cmd_run (int argc, char **argv);
 int tsq_cmd_monitor (int argc, char **argv);
 int tsq_cmd_changes (int argc, char **argv);
 int tsq_cmd_scans (int argc, char **argv);
+int tsq_cmd_alerts (int argc, char **argv);
+int tsq_cmd_silence (int argc, char **argv);
+int tsq_cmd_notify (int argc, char **argv);
 
 /* Prints "techscaniq-agent: message" to stderr and returns status. */
 int tsq_cmd_fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);
