@@ -84,15 +84,6 @@ node_double (double v)
 }
 
 static JsonNode *
-node_take_object (JsonObject *object)
-{
-  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
-
-  json_node_take_object (node, object);
-  return node;
-}
-
-static JsonNode *
 node_take_array (JsonArray *array)
 {
   JsonNode *node = json_node_new (JSON_NODE_ARRAY);
@@ -101,47 +92,23 @@ node_take_array (JsonArray *array)
   return node;
 }
 
-static JsonNode *deep_copy (JsonNode *node);
+/* Copies that share nothing with their source: json_node_copy() shares containers. */
+static JsonNode *
+deep_copy (JsonNode *node)
+{
+  return node ? tsq_json_node_deep_copy (node) : node_null ();
+}
 
 static JsonObject *
 deep_copy_object (JsonObject *object)
 {
-  JsonObject *copy = json_object_new ();
-  GList *members = object ? json_object_get_members (object) : NULL;
-
-  for (GList *l = members; l != NULL; l = l->next)
-    json_object_set_member (copy, l->data, deep_copy (json_object_get_member (object, l->data)));
-  g_list_free (members);
-  return copy;
+  return object ? tsq_json_object_deep_copy (object) : json_object_new ();
 }
 
 static JsonArray *
 deep_copy_array (JsonArray *array)
 {
-  JsonArray *copy = json_array_new ();
-  guint len = array ? json_array_get_length (array) : 0;
-
-  for (guint i = 0; i < len; i++)
-    json_array_add_element (copy, deep_copy (json_array_get_element (array, i)));
-  return copy;
-}
-
-static JsonNode *
-deep_copy (JsonNode *node)
-{
-  if (node == NULL)
-    return node_null ();
-  switch (JSON_NODE_TYPE (node))
-    {
-      case JSON_NODE_OBJECT:
-        return node_take_object (deep_copy_object (json_node_get_object (node)));
-      case JSON_NODE_ARRAY:
-        return node_take_array (deep_copy_array (json_node_get_array (node)));
-      case JSON_NODE_VALUE:
-      case JSON_NODE_NULL:
-      default:
-        return json_node_copy (node);
-    }
+  return array ? tsq_json_array_deep_copy (array) : json_array_new ();
 }
 
 /* Copies member `name` of `from` (if any) into `to`. */

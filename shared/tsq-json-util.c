@@ -145,3 +145,49 @@ tsq_json_get_array (JsonObject *object, const char *member)
 
   return node ? json_node_get_array (node) : NULL;
 }
+
+JsonArray *
+tsq_json_array_deep_copy (JsonArray *array)
+{
+  JsonArray *copy = json_array_sized_new (json_array_get_length (array));
+
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    json_array_add_element (copy, tsq_json_node_deep_copy (json_array_get_element (array, i)));
+  return copy;
+}
+
+JsonObject *
+tsq_json_object_deep_copy (JsonObject *object)
+{
+  JsonObject *copy = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &name, &member))
+    json_object_set_member (copy, name, tsq_json_node_deep_copy (member));
+  return copy;
+}
+
+JsonNode *
+tsq_json_node_deep_copy (JsonNode *node)
+{
+  JsonNode *copy;
+
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      copy = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (copy, tsq_json_object_deep_copy (json_node_get_object (node)));
+      return copy;
+    case JSON_NODE_ARRAY:
+      copy = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (copy, tsq_json_array_deep_copy (json_node_get_array (node)));
+      return copy;
+    case JSON_NODE_VALUE:
+    case JSON_NODE_NULL:
+    default:
+      return json_node_copy (node);
+    }
+}

@@ -16,5 +16,9 @@ double tsq_json_get_double (JsonObject *object, const char *member, double fallb
 gboolean tsq_json_get_boolean (JsonObject *object, const char *member, gboolean fallback);
 JsonObject *tsq_json_get_object (JsonObject *object, const char *member);
 JsonArray *tsq_json_get_array (JsonObject *object, const char *member);
+/* json_node_copy () shares objects and arrays with the original; these share nothing. */
+JsonNode *tsq_json_node_deep_copy (JsonNode *node);
+JsonObject *tsq_json_object_deep_copy (JsonObject *object);
+JsonArray *tsq_json_array_deep_copy (JsonArray *array);
 
 G_END_DECLS

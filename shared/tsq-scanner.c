@@ -47,6 +47,7 @@ typedef struct
   guint64 resources_digest;
   GPtrArray *resource_urls; /* char*: the page's scripts and stylesheets */
   JsonObject *analysis;     /* result members that follow from the bytes alone */
+  GBytes *text_z;           /* content.text, zlib-compressed: most of an entry's weight */
   gsize size;
   GList *link; /* in reuse_lru */
 } ReuseEntry;
@@ -66,6 +67,7 @@ reuse_entry_unref (ReuseEntry *entry)
   g_free (entry->key);
   g_clear_pointer (&entry->resource_urls, g_ptr_array_unref);
   g_clear_pointer (&entry->analysis, json_object_unref);
+  g_clear_pointer (&entry->text_z, g_bytes_unref);
   g_free (entry);
 }
 
@@ -715,6 +717,55 @@ resources_digest (GPtrArray *resources)
   return hash;
 }
 
+/* Page text compresses 4-8x; keeping it compressed lets the reuse cache hold every monitored page
+ * of a large installation. */
+static GBytes *
+convert_bytes (GConverter *converter,
+               const void *data,
+               gsize       len)
+{
+  g_autoptr (GByteArray) out = g_byte_array_sized_new (len / 2 + 64);
+  const guint8 *in = data;
+  gsize in_left = len;
+  guint8 buffer[16384];
+
+  for (;;)
+    {
+      gsize read = 0, written = 0;
+      g_autoptr (GError) error = NULL;
+      GConverterResult res = g_converter_convert (converter, in, in_left, buffer, sizeof buffer,
+                                                  G_CONVERTER_INPUT_AT_END, &read, &written, &error);
+
+      if (res == G_CONVERTER_ERROR)
+        return NULL;
+      g_byte_array_append (out, buffer, written);
+      in += read;
+      in_left -= read;
+      if (res == G_CONVERTER_FINISHED)
+        break;
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&out));
+}
+
+static GBytes *
+compress_text (const char *text)
+{
+  g_autoptr (GZlibCompressor) z = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_RAW, 1);
+
+  return convert_bytes (G_CONVERTER (z), text, strlen (text));
+}
+
+static char *
+decompress_text (GBytes *bytes)
+{
+  g_autoptr (GZlibDecompressor) z = g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_RAW);
+  gsize len = 0;
+  const void *data = g_bytes_get_data (bytes, &len);
+  g_autoptr (GBytes) plain = convert_bytes (G_CONVERTER (z), data, len);
+
+  return plain ? g_strndup (g_bytes_get_data (plain, NULL), g_bytes_get_size (plain)) : NULL;
+}
+
 /* The members of a result that follow from the page's bytes, headers and linked files. */
 static const char *const reused_members[] = {
   "technologies", "fingerprints", "security", "content", "endpoints", "complexity", NULL,
@@ -743,12 +794,19 @@ reuse_store (TsqScanner *self, ScanJob *job)
       JsonNode *node = json_object_get_member (job->result, reused_members[i]);
 
       if (node)
-        json_object_set_member (entry->analysis, reused_members[i], json_node_copy (node));
+        json_object_set_member (entry->analysis, reused_members[i], tsq_json_node_deep_copy (node));
     }
   json_object_set_int_member (
     entry->analysis, "resources_bytes",
     tsq_json_get_int (tsq_json_get_object (job->result, "size"), "resources_bytes", 0));
-  entry->size = 4096 + strlen (tsq_json_get_string (content, "text", "")) + strlen (entry->key);
+  content = tsq_json_get_object (entry->analysis, "content");
+  if (content && tsq_json_get_string (content, "text", NULL))
+    {
+      entry->text_z = compress_text (tsq_json_get_string (content, "text", ""));
+      if (entry->text_z)
+        json_object_remove_member (content, "text");
+    }
+  entry->size = 4096 + (entry->text_z ? g_bytes_get_size (entry->text_z) : 0) + strlen (entry->key);
 
   old = g_hash_table_lookup (self->reuse, entry->key);
   if (old)
@@ -793,10 +851,18 @@ reuse_apply (ScanJob *job, ReuseEntry *entry)
       JsonNode *node = json_object_get_member (entry->analysis, reused_members[i]);
 
       if (node)
-        json_object_set_member (job->result, reused_members[i], json_node_copy (node));
+        json_object_set_member (job->result, reused_members[i], tsq_json_node_deep_copy (node));
     }
   json_object_set_int_member (tsq_json_get_object (job->result, "size"), "resources_bytes",
                               tsq_json_get_int (entry->analysis, "resources_bytes", 0));
+  if (entry->text_z)
+    {
+      g_autofree char *text = decompress_text (entry->text_z);
+      JsonObject *content = tsq_json_get_object (job->result, "content");
+
+      if (text && content)
+        json_object_set_string_member (content, "text", text);
+    }
   /* The one security fact that moves while the bytes stay: time. */
   security = tsq_json_get_object (job->result, "security");
   if (security && job->response->tls_subject)

@@ -54,11 +54,32 @@ test_parse_errors (void)
   }
 }
 
+static void
+test_deep_copy (void)
+{
+  g_autoptr (JsonNode) node = tsq_json_from_string ("{\"a\":{\"b\":[1,{\"c\":\"d\"}]},\"e\":null}", NULL);
+  g_autoptr (JsonNode) copy = tsq_json_node_deep_copy (node);
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  JsonObject *inner;
+
+  before = tsq_json_to_string (node, FALSE);
+  /* Changing the copy, at any depth, leaves the original alone. */
+  inner = json_array_get_object_element (
+    json_object_get_array_member (json_object_get_object_member (json_node_get_object (copy), "a"), "b"), 1);
+  json_object_set_string_member (inner, "c", "changed");
+  json_object_remove_member (json_node_get_object (copy), "e");
+  after = tsq_json_to_string (node, FALSE);
+  g_assert_cmpstr (before, ==, after);
+  g_assert_true (json_node_get_object (node) != json_node_get_object (copy));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tsq/json-util/getters", test_getters_tolerate_wrong_types);
   g_test_add_func ("/tsq/json-util/parse-errors", test_parse_errors);
+  g_test_add_func ("/tsq/json-util/deep-copy", test_deep_copy);
   return g_test_run ();
 }
