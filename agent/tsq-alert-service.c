@@ -813,9 +813,70 @@ store_snapshot (TsqAlertService *self, JsonObject *snap, GError **error)
   return TRUE;
 }
 
-static gboolean
-enqueue_notify (TsqAlertService *self, JsonObject *action, gint64 now_us, GError **error)
+/* The alert.triggered event of one notify decision (docs/events.md): the alert snapshots, the
+ * kind, the channels and the outbox rows (their ids are the idempotency ids). */
+static JsonNode *
+build_event (TsqAlertService *self, JsonObject *action, GPtrArray *channels, GPtrArray *outbox_ids)
 {
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  JsonArray *alerts = tsq_json_get_array (action, "alerts");
+  JsonArray *alert_ids = tsq_json_get_array (action, "alert_ids");
+  guint n = alerts ? json_array_get_length (alerts) : 0;
+  JsonObject *first = n > 0 ? json_array_get_object_element (alerts, 0) : NULL;
+  g_autofree char *now = tsq_monitor_time_to_iso8601 (g_get_real_time ());
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, TSQ_TOPIC_ALERT_TRIGGERED);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b, tsq_json_get_string (action, "kind", "triggered"));
+  json_builder_set_member_name (b, "monitor_id");
+  json_builder_add_string_value (b, first ? tsq_json_get_string (first, "monitor_id", "") : "");
+  json_builder_set_member_name (b, "at");
+  json_builder_add_string_value (b, now);
+  if (json_object_has_member (action, "escalation_level"))
+    {
+      json_builder_set_member_name (b, "escalation_level");
+      json_builder_add_int_value (b, tsq_json_get_int (action, "escalation_level", 1));
+    }
+  json_builder_set_member_name (b, "alert_ids");
+  json_builder_begin_array (b);
+  for (guint i = 0; alert_ids && i < json_array_get_length (alert_ids); i++)
+    {
+      gint64 sid = storage_id_of (self, json_array_get_string_element (alert_ids, i));
+
+      if (sid > 0)
+        json_builder_add_int_value (b, sid);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "channels");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < channels->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (channels, i));
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "notifications");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < outbox_ids->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (outbox_ids, i));
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "alerts");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (alerts, i);
+
+      json_builder_add_value (b, json_node_copy (node));
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static gboolean
+enqueue_notify (
+  TsqAlertService *self, JsonObject *action, gint64 now_us, GPtrArray *events, GError **error)
+{
+  g_autoptr (GPtrArray) outbox_ids = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) channels = g_ptr_array_new_with_free_func (g_free);
   JsonArray *alert_ids = tsq_json_get_array (action, "alert_ids");
   const char *kind = tsq_json_get_string (action, "kind", "triggered");
@@ -855,7 +916,9 @@ enqueue_notify (TsqAlertService *self, JsonObject *action, gint64 now_us, GError
       if (stored == NULL)
         return FALSE;
       g_debug ("notification %s (%s, %u alerts) queued for %s", id, kind, n, channel);
+      g_ptr_array_add (outbox_ids, g_steal_pointer (&stored));
     }
+  g_ptr_array_add (events, build_event (self, action, channels, outbox_ids));
   return TRUE;
 }
 
@@ -870,6 +933,7 @@ persist_actions (TsqAlertService *self, GPtrArray *actions, gint64 now_us)
   g_autoptr (GHashTable) latest = NULL;
   g_autoptr (GPtrArray) order = NULL;
   g_autoptr (GPtrArray) resolved = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify)json_node_unref);
   gboolean ok = TRUE;
   gboolean notified = FALSE;
 
@@ -938,7 +1002,7 @@ persist_actions (TsqAlertService *self, GPtrArray *actions, gint64 now_us)
         }
       else if (g_str_equal (what, "notify"))
         {
-          ok = enqueue_notify (self, a, now_us, &error);
+          ok = enqueue_notify (self, a, now_us, events, &error);
           notified = TRUE;
         }
     }
@@ -948,7 +1012,21 @@ persist_actions (TsqAlertService *self, GPtrArray *actions, gint64 now_us)
       g_clear_error (&error);
     }
   if (!tsq_storage_transaction_commit (self->storage, &error))
-    g_warning ("alerts: the storage group was rolled back: %s", error->message);
+    {
+      g_warning ("alerts: the storage group was rolled back: %s", error->message);
+      g_ptr_array_set_size (events, 0);
+    }
+  else if (!ok)
+    g_ptr_array_set_size (events, 0);
+  /* Only decisions that are durable are announced (WebSocket API, Kafka). */
+  for (guint i = 0; i < events->len; i++)
+    {
+      JsonNode *event = g_ptr_array_index (events, i);
+
+      tsq_event_bus_publish (self->bus, TSQ_TOPIC_ALERT_TRIGGERED,
+                             tsq_json_get_string (json_node_get_object (event), "monitor_id", NULL),
+                             event);
+    }
   for (guint i = 0; i < resolved->len; i++)
     g_hash_table_remove (self->ids, g_ptr_array_index (resolved, i));
   if (notified)

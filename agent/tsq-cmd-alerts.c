@@ -52,7 +52,9 @@ parse_options (AlertOptions *o, const char *summary, int *argc, char ***argv, in
 {
   GOptionEntry entries[] = {
     { "state", 's', 0, G_OPTION_ARG_STRING, &o->state,
-      "alerts list: triggered, acknowledged, resolved or open", "STATE" },
+      "alerts list: triggered, acknowledged, resolved or open; alerts outbox: pending, sending, "
+      "delivered or dead",
+      "STATE" },
     { "monitor", 'm', 0, G_OPTION_ARG_STRING, &o->monitor,
       "alerts list: only this monitor (id, prefix or name)", "ID" },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &o->json, "One JSON object per line", NULL },
@@ -162,6 +164,78 @@ default_who (const char *by)
   return by ? by : g_get_user_name ();
 }
 
+/* One outbox row on a line: never the rendered body (it may quote page content at length), and
+ * no secret ever reaches a row. */
+static void
+print_outbox_line (JsonObject *row)
+{
+  g_autofree char *error = g_strdup (tsq_json_get_string (row, "last_error", ""));
+  const char *next = tsq_json_get_string (row, "next_attempt_at", NULL);
+  const char *state = tsq_json_get_string (row, "state", "");
+
+  if (g_utf8_strlen (error, -1) > 100)
+    *g_utf8_offset_to_pointer (error, 100) = '\0';
+  for (char *c = error; *c; c++)
+    if (*c == '\n' || *c == '\r' || *c == '\t')
+      *c = ' ';
+  printf ("%-36s %-9s %-12s %-10s %2" G_GINT64_FORMAT " %-20s %s\n",
+          tsq_json_get_string (row, "id", ""), state, tsq_json_get_string (row, "channel", ""),
+          tsq_json_get_string (row, "kind", ""), tsq_json_get_int (row, "attempts", 0),
+          next && (g_str_equal (state, "pending") || g_str_equal (state, "sending")) ? next : "-",
+          error);
+}
+
+static int
+outbox_list (AlertOptions *o, int argc)
+{
+  g_autoptr (TsqStorage) storage = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = TSQ_EXIT_OK;
+
+  if (argc != 2)
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts outbox: no arguments expected");
+  if (o->state
+      && !g_strv_contains ((const char *const[]){ TSQ_OUTBOX_PENDING, TSQ_OUTBOX_SENDING,
+                                                  TSQ_OUTBOX_DELIVERED, TSQ_OUTBOX_DEAD, NULL },
+                           o->state))
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "--state %s: expected pending, sending, delivered or dead",
+                         o->state);
+  if ((storage = open_storage (o, NULL, &status)) == NULL)
+    return status;
+  rows = tsq_storage_outbox_list (storage, o->state, o->limit, &error);
+  if (rows == NULL)
+    return tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);
+  if (!o->json && rows->len > 0)
+    printf ("%-36s %-9s %-12s %-10s %2s %-20s %s\n", "ID", "STATE", "CHANNEL", "KIND", "N",
+            "NEXT ATTEMPT", "LAST ERROR");
+  for (guint i = 0; i < rows->len; i++)
+    if (o->json)
+      print_json (g_ptr_array_index (rows, i));
+    else
+      print_outbox_line (g_ptr_array_index (rows, i));
+  if (!o->json && rows->len == 0)
+    printf ("No notifications.\n");
+  return TSQ_EXIT_OK;
+}
+
+static int
+outbox_requeue (AlertOptions *o, int argc, char **argv)
+{
+  g_autoptr (TsqStorage) storage = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = TSQ_EXIT_OK;
+
+  if (argc != 3)
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts requeue: expected one notification id");
+  if ((storage = open_storage (o, NULL, &status)) == NULL)
+    return status;
+  if (!tsq_storage_outbox_requeue (storage, argv[2], 0, &error))
+    return tsq_cmd_fail (storage_status (error), "alerts requeue %s: %s", argv[2], error->message);
+  printf ("Notification %s requeued.\n", argv[2]);
+  return TSQ_EXIT_OK;
+}
+
 int
 tsq_cmd_alerts (int argc, char **argv)
 {
@@ -171,12 +245,20 @@ tsq_cmd_alerts (int argc, char **argv)
   const char *sub;
   int status = TSQ_EXIT_OK;
 
-  if (!parse_options (&o, "list|show ID|ack ID|resolve ID — alerts", &argc, &argv, &status))
+  if (!parse_options (&o, "list|show ID|ack ID|resolve ID|outbox|requeue NOTIFICATION_ID — alerts",
+                      &argc, &argv, &status))
     goto out;
   sub = argc > 1 ? argv[1] : "list";
-  if (!g_strv_contains ((const char *const[]){ "list", "show", "ack", "resolve", NULL }, sub))
+  if (!g_strv_contains (
+        (const char *const[]){ "list", "show", "ack", "resolve", "outbox", "requeue", NULL }, sub))
     {
       status = tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts: unknown subcommand “%s”", sub);
+      goto out;
+    }
+  if (g_str_equal (sub, "outbox") || g_str_equal (sub, "requeue"))
+    {
+      status
+        = g_str_equal (sub, "outbox") ? outbox_list (&o, argc) : outbox_requeue (&o, argc, argv);
       goto out;
     }
   if (!g_str_equal (sub, "list") && argc != 3)
