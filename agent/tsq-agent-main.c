@@ -26,6 +26,7 @@ static const Command commands[] = {
   { "alerts", tsq_cmd_alerts, "List, show, acknowledge or resolve alerts" },
   { "silence", tsq_cmd_silence, "Silence alerts: add, list, expire" },
   { "notify", tsq_cmd_notify, "Send a test notification: notify test CHANNEL" },
+  { "maintenance", tsq_cmd_maintenance, "Maintenance windows per monitor: add, list, remove" },
 };
 
 int

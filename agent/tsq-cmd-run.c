@@ -29,6 +29,7 @@ typedef struct
   TsqAgent *agent;
   TsqAgentConfig *config;
   TsqCommonOptions *common;
+  TsqAlertService *alerts;
   gboolean json;
 } RunState;
 
@@ -127,6 +128,9 @@ on_reload_signal (gpointer data)
       return G_SOURCE_CONTINUE;
     }
   tsq_agent_replace_scanner (state->agent, scanner, &fresh->thresholds);
+  if (state->alerts && !tsq_alert_service_reload (state->alerts, fresh, &error))
+    g_warning ("alerts: reload failed, keeping the running alert configuration: %s",
+               error->message);
   g_message ("configuration reloaded");
   return G_SOURCE_CONTINUE;
 }
@@ -333,6 +337,7 @@ tsq_cmd_run (int argc, char **argv)
       status = tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts: %s", error->message);
       goto out;
     }
+  state.alerts = alerts;
   if (!tsq_agent_start (agent, &error))
     {
       status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);

@@ -773,6 +773,110 @@ test_dead_letter_requeue (Fixture *f, gconstpointer data)
                    ==, 2);
 }
 
+/* A maintenance window active now (CLI, fixed range) keeps the down alert quiet (stored, not
+ * notified); removing it while the site is still down notifies the open condition. */
+static void
+test_maintenance (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GDateTime) from = g_date_time_add_minutes (now, -1);
+  g_autoptr (GDateTime) until = g_date_time_add_hours (now, 1);
+  g_autofree char *from_iso = g_date_time_format_iso8601 (from);
+  g_autofree char *until_iso = g_date_time_format_iso8601 (until);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *id = NULL;
+
+  set_down (f, "/site", FALSE);
+  write_config (f, DOWN_RULE, NULL);
+  add_monitor (f, "shop", "/site");
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "maintenance", "add", "shop", "--from", from_iso,
+                                       "--until", until_iso, "--comment", "deploy", "--database",
+                                       f->db, NULL),
+                   ==, 0);
+  id = g_strstrip (g_strdup (out));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, &err, "maintenance", "list", "--json", "--database", f->db, NULL), ==,
+    0);
+  g_assert_nonnull (strstr (out, "\"state\":\"active until"));
+  g_assert_nonnull (strstr (out, "\"comment\":\"deploy\""));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  spawn_agent (f);
+  WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
+  set_down (f, "/site", TRUE);
+  WAIT_UNTIL (g_str_equal (alert_state (f, "availability.down"), "triggered"));
+  /* Well past the group wait (0.5 s): in maintenance, so nothing was sent. */
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_assert_cmpuint (count_requests (f->rx, NULL, 0), ==, 0);
+
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, NULL, "maintenance", "remove", id, "--database", f->db, NULL), ==, 0);
+  WAIT_UNTIL (count_requests (f->rx, "alert.triggered", 200) >= 1);
+  stop_agent (f);
+  g_assert_cmpuint (count_requests (f->rx, "alert.triggered", 0), ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, NULL, "maintenance", "list", "--database", f->db, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "No maintenance windows."));
+  /* Bad input. */
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "maintenance", "add", "shop", "--cron",
+                                       "0 2 * * SUN", "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "maintenance", "add", "nosuch", "--from",
+                                       from_iso, "--until", until_iso, "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (NULL, &err, "maintenance", "remove", id, "--database", f->db, NULL), ==, 2);
+}
+
+static gboolean
+log_contains (Fixture *f, const char *needle)
+{
+  g_autofree char *path = g_build_filename (f->dir, "agent.err", NULL);
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) && strstr (text, needle) != NULL;
+}
+
+/* SIGHUP reloads [alerts] and [channel …]: a bad new configuration is refused (the old one keeps
+ * running), a good one applies to the next scans without a restart. */
+static void
+test_reload (Fixture *f, gconstpointer data)
+{
+  g_autofree char *good = NULL;
+
+  set_down (f, "/site", FALSE);
+  /* At first nothing alerts on availability. */
+  write_config (f,
+                "[{\"id\":\"tech\",\"match\":{\"type\":\"technology.*\"},"
+                "\"channels\":[\"hook\"]}]",
+                "default_rules=false\n");
+  add_monitor (f, "shop", "/site");
+  spawn_agent (f);
+  WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
+
+  g_assert_true (g_file_set_contents (
+    f->conf, "[alerts]\nrules=[{\"id\":\"x\",\"channels\":[\"nochan\"]}]\n", -1, NULL));
+  g_subprocess_send_signal (f->agent, SIGHUP);
+  WAIT_UNTIL (log_contains (f, "reload failed"));
+  g_assert_true (log_contains (f, "nochan"));
+
+  write_config (f, DOWN_RULE, NULL);
+  g_subprocess_send_signal (f->agent, SIGHUP);
+  WAIT_UNTIL (log_contains (f, "alerts: configuration reloaded"));
+  set_down (f, "/site", TRUE);
+  WAIT_UNTIL (count_requests (f->rx, "alert.triggered", 200) >= 1);
+  stop_agent (f);
+  g_assert_cmpuint (f->rx->bad_signatures, ==, 0);
+  g_assert_cmpstr (alert_state (f, "availability.down"), ==, "triggered");
+}
+
 /* The command line without an agent: notify test, silences, bad input. */
 static void
 test_cli (Fixture *f, gconstpointer data)
@@ -872,6 +976,10 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/tsq/alerts/dead-letter-requeue", Fixture, GUINT_TO_POINTER (0), fixture_setup,
               test_dead_letter_requeue, fixture_teardown);
+  g_test_add ("/tsq/alerts/maintenance", Fixture, GUINT_TO_POINTER (0), fixture_setup,
+              test_maintenance, fixture_teardown);
+  g_test_add ("/tsq/alerts/reload", Fixture, GUINT_TO_POINTER (0), fixture_setup, test_reload,
+              fixture_teardown);
   g_test_add ("/tsq/alerts/kill-during-burst", Fixture, GUINT_TO_POINTER (0), fixture_setup,
               test_kill_during_burst, fixture_teardown);
   return g_test_run ();
