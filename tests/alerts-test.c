@@ -398,7 +398,10 @@ alert_state (Fixture *f, const char *change_type)
   "[{\"id\":\"down\",\"match\":{\"type\":\"availability.down\"},\"severity\":\"critical\","        \
   "\"channels\":[\"hook\"]}]"
 
-/* Down -> one logical alert through two 503s; up -> a resolved notification. */
+static JsonObject *find_alert_event (Fixture *f, const char *notification_id);
+
+/* Down -> one logical alert through two 503s; up -> a resolved notification. Both decisions are
+ * announced as alert.triggered events naming the delivered ids. */
 static void
 test_down_up (Fixture *f, gconstpointer data)
 {
@@ -408,7 +411,7 @@ test_down_up (Fixture *f, gconstpointer data)
   JsonObject *row;
 
   set_down (f, "/site", FALSE);
-  write_config (f, DOWN_RULE, NULL);
+  write_config (f, DOWN_RULE, "[agent]\nlog_format=json\n");
   add_monitor (f, "shop", "/site");
   spawn_agent (f);
   WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
@@ -427,8 +430,16 @@ test_down_up (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_hash_table_size (resolved), ==, 1);
   {
     g_autofree gpointer *keys = g_hash_table_get_keys_as_array (triggered, NULL);
+    g_autofree gpointer *rkeys = g_hash_table_get_keys_as_array (resolved, NULL);
+    g_autoptr (JsonObject) ev_triggered = NULL;
+    g_autoptr (JsonObject) ev_resolved = NULL;
 
     g_assert_false (g_hash_table_contains (resolved, keys[0]));
+    WAIT_UNTIL ((ev_resolved = find_alert_event (f, rkeys[0])) != NULL);
+    ev_triggered = find_alert_event (f, keys[0]);
+    g_assert_nonnull (ev_triggered);
+    g_assert_cmpstr (tsq_json_get_string (ev_triggered, "kind", ""), ==, "triggered");
+    g_assert_cmpstr (tsq_json_get_string (ev_resolved, "kind", ""), ==, "resolved");
   }
   stop_agent (f);
 
@@ -459,12 +470,23 @@ test_ack_stops_escalation (Fixture *f, gconstpointer data)
   write_config (f,
                 "[{\"id\":\"down\",\"match\":{\"type\":\"availability.down\"},"
                 "\"escalation\":\"oncall\"}]",
+                "[agent]\nlog_format=json\n"
                 "[escalation oncall]\nlevels=hook@1; hook@1\nrepeat=50\n");
   add_monitor (f, "shop", "/site");
   spawn_agent (f);
   WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
   set_down (f, "/site", TRUE);
   WAIT_UNTIL (count_requests (f->rx, "alert.escalated", 200) >= 2);
+  /* Escalation steps are announced too, with their level. */
+  {
+    g_autoptr (GHashTable) esc = delivery_ids (f->rx, "alert.escalated");
+    g_autofree gpointer *keys = g_hash_table_get_keys_as_array (esc, NULL);
+    g_autoptr (JsonObject) event = NULL;
+
+    WAIT_UNTIL ((event = find_alert_event (f, keys[0])) != NULL);
+    g_assert_cmpstr (tsq_json_get_string (event, "kind", ""), ==, "escalated");
+    g_assert_cmpint (tsq_json_get_int (event, "escalation_level", 0), >=, 1);
+  }
 
   rows = alerts_json (f);
   g_assert_cmpuint (rows->len, ==, 1);
