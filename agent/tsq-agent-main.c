@@ -23,9 +23,10 @@ static const Command commands[] = {
     "Manage monitors: add, list, show, edit, remove, enable, disable, import, export" },
   { "changes", tsq_cmd_changes, "List recorded changes (--follow to watch)" },
   { "scans", tsq_cmd_scans, "List recorded scans, or show one" },
-  { "alerts", tsq_cmd_alerts, "List, show, acknowledge or resolve alerts" },
+  { "alerts", tsq_cmd_alerts, "Alerts: list, show, ack, resolve; the outbox: outbox, requeue" },
   { "silence", tsq_cmd_silence, "Silence alerts: add, list, expire" },
   { "notify", tsq_cmd_notify, "Send a test notification: notify test CHANNEL" },
+  { "maintenance", tsq_cmd_maintenance, "Maintenance windows per monitor: add, list, remove" },
 };
 
 int

@@ -625,6 +625,7 @@ struct _TsqAlertService
   GHashTable *notifiers; /* name -> TsqNotifier */
   GHashTable *ids;       /* engine alert id -> gint64* storage id */
   GHashTable *silences;  /* engine silence id ("db-N") of active silences */
+  GHashTable *windows;   /* engine maintenance window id ("mw-N") of stored windows */
   GCancellable *cancellable;
   guint subscription;
   guint timer;
@@ -649,6 +650,7 @@ tsq_alert_service_finalize (GObject *object)
   g_clear_pointer (&self->notifiers, g_hash_table_unref);
   g_clear_pointer (&self->ids, g_hash_table_unref);
   g_clear_pointer (&self->silences, g_hash_table_unref);
+  g_clear_pointer (&self->windows, g_hash_table_unref);
   g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (tsq_alert_service_parent_class)->finalize (object);
 }
@@ -665,6 +667,7 @@ tsq_alert_service_init (TsqAlertService *self)
   self->notifiers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->silences = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->windows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
 }
 
@@ -813,9 +816,70 @@ store_snapshot (TsqAlertService *self, JsonObject *snap, GError **error)
   return TRUE;
 }
 
-static gboolean
-enqueue_notify (TsqAlertService *self, JsonObject *action, gint64 now_us, GError **error)
+/* The alert.triggered event of one notify decision (docs/events.md): the alert snapshots, the
+ * kind, the channels and the outbox rows (their ids are the idempotency ids). */
+static JsonNode *
+build_event (TsqAlertService *self, JsonObject *action, GPtrArray *channels, GPtrArray *outbox_ids)
 {
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  JsonArray *alerts = tsq_json_get_array (action, "alerts");
+  JsonArray *alert_ids = tsq_json_get_array (action, "alert_ids");
+  guint n = alerts ? json_array_get_length (alerts) : 0;
+  JsonObject *first = n > 0 ? json_array_get_object_element (alerts, 0) : NULL;
+  g_autofree char *now = tsq_monitor_time_to_iso8601 (g_get_real_time ());
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, TSQ_TOPIC_ALERT_TRIGGERED);
+  json_builder_set_member_name (b, "kind");
+  json_builder_add_string_value (b, tsq_json_get_string (action, "kind", "triggered"));
+  json_builder_set_member_name (b, "monitor_id");
+  json_builder_add_string_value (b, first ? tsq_json_get_string (first, "monitor_id", "") : "");
+  json_builder_set_member_name (b, "at");
+  json_builder_add_string_value (b, now);
+  if (json_object_has_member (action, "escalation_level"))
+    {
+      json_builder_set_member_name (b, "escalation_level");
+      json_builder_add_int_value (b, tsq_json_get_int (action, "escalation_level", 1));
+    }
+  json_builder_set_member_name (b, "alert_ids");
+  json_builder_begin_array (b);
+  for (guint i = 0; alert_ids && i < json_array_get_length (alert_ids); i++)
+    {
+      gint64 sid = storage_id_of (self, json_array_get_string_element (alert_ids, i));
+
+      if (sid > 0)
+        json_builder_add_int_value (b, sid);
+    }
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "channels");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < channels->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (channels, i));
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "notifications");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < outbox_ids->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (outbox_ids, i));
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "alerts");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < n; i++)
+    {
+      JsonNode *node = json_array_get_element (alerts, i);
+
+      json_builder_add_value (b, json_node_copy (node));
+    }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+static gboolean
+enqueue_notify (
+  TsqAlertService *self, JsonObject *action, gint64 now_us, GPtrArray *events, GError **error)
+{
+  g_autoptr (GPtrArray) outbox_ids = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) channels = g_ptr_array_new_with_free_func (g_free);
   JsonArray *alert_ids = tsq_json_get_array (action, "alert_ids");
   const char *kind = tsq_json_get_string (action, "kind", "triggered");
@@ -855,7 +919,9 @@ enqueue_notify (TsqAlertService *self, JsonObject *action, gint64 now_us, GError
       if (stored == NULL)
         return FALSE;
       g_debug ("notification %s (%s, %u alerts) queued for %s", id, kind, n, channel);
+      g_ptr_array_add (outbox_ids, g_steal_pointer (&stored));
     }
+  g_ptr_array_add (events, build_event (self, action, channels, outbox_ids));
   return TRUE;
 }
 
@@ -870,6 +936,7 @@ persist_actions (TsqAlertService *self, GPtrArray *actions, gint64 now_us)
   g_autoptr (GHashTable) latest = NULL;
   g_autoptr (GPtrArray) order = NULL;
   g_autoptr (GPtrArray) resolved = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) events = g_ptr_array_new_with_free_func ((GDestroyNotify)json_node_unref);
   gboolean ok = TRUE;
   gboolean notified = FALSE;
 
@@ -938,7 +1005,7 @@ persist_actions (TsqAlertService *self, GPtrArray *actions, gint64 now_us)
         }
       else if (g_str_equal (what, "notify"))
         {
-          ok = enqueue_notify (self, a, now_us, &error);
+          ok = enqueue_notify (self, a, now_us, events, &error);
           notified = TRUE;
         }
     }
@@ -948,7 +1015,21 @@ persist_actions (TsqAlertService *self, GPtrArray *actions, gint64 now_us)
       g_clear_error (&error);
     }
   if (!tsq_storage_transaction_commit (self->storage, &error))
-    g_warning ("alerts: the storage group was rolled back: %s", error->message);
+    {
+      g_warning ("alerts: the storage group was rolled back: %s", error->message);
+      g_ptr_array_set_size (events, 0);
+    }
+  else if (!ok)
+    g_ptr_array_set_size (events, 0);
+  /* Only decisions that are durable are announced (WebSocket API, Kafka). */
+  for (guint i = 0; i < events->len; i++)
+    {
+      JsonNode *event = g_ptr_array_index (events, i);
+
+      tsq_event_bus_publish (self->bus, TSQ_TOPIC_ALERT_TRIGGERED,
+                             tsq_json_get_string (json_node_get_object (event), "monitor_id", NULL),
+                             event);
+    }
   for (guint i = 0; i < resolved->len; i++)
     g_hash_table_remove (self->ids, g_ptr_array_index (resolved, i));
   if (notified)
@@ -1178,6 +1259,67 @@ poll_silences (TsqAlertService *self, gint64 now)
     }
 }
 
+/* Maintenance windows written by the CLI (rows never change: added or removed). */
+static void
+poll_maintenance (TsqAlertService *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) rows = tsq_storage_list_maintenance (self->storage, NULL, &error);
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) gone = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  if (rows == NULL)
+    {
+      g_warning ("alerts: cannot read maintenance windows: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < rows->len; i++)
+    {
+      JsonObject *row = g_ptr_array_index (rows, i);
+      g_autofree char *id
+        = g_strdup_printf ("mw-%" G_GINT64_FORMAT, tsq_json_get_int (row, "id", 0));
+
+      if (!g_hash_table_contains (self->windows, id))
+        {
+          g_autoptr (JsonObject) obj = json_object_new ();
+          g_autoptr (GError) local_error = NULL;
+          JsonObject *def = tsq_json_get_object (row, "definition");
+          g_autoptr (GList) members = def ? json_object_get_members (def) : NULL;
+          TsqAlertMaintenance *w;
+
+          for (GList *l = members; l; l = l->next)
+            json_object_set_member (obj, l->data,
+                                    json_node_copy (json_object_get_member (def, l->data)));
+          json_object_set_string_member (obj, "id", id);
+          json_object_set_string_member (obj, "monitor_id",
+                                         tsq_json_get_string (row, "monitor_id", ""));
+          w = tsq_alert_maintenance_from_json (obj, &local_error);
+          if (w == NULL)
+            g_warning ("alerts: maintenance window %s ignored: %s", id, local_error->message);
+          else
+            {
+              tsq_alert_engine_add_maintenance (self->engine, w);
+              g_message ("maintenance window %s loaded", id);
+            }
+          g_hash_table_add (self->windows, g_strdup (id));
+        }
+      g_hash_table_add (seen, g_steal_pointer (&id));
+    }
+  g_hash_table_iter_init (&iter, self->windows);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (seen, key))
+      g_ptr_array_add (gone, key);
+  for (guint i = 0; i < gone->len; i++)
+    {
+      /* Removed by hand: alerts it held back are released by the next tick. */
+      tsq_alert_engine_remove_maintenance (self->engine, gone->pdata[i]);
+      g_message ("maintenance window %s removed", (char *)gone->pdata[i]);
+      g_hash_table_remove (self->windows, gone->pdata[i]);
+    }
+}
+
 static void
 poll_alerts (TsqAlertService *self, gint64 now)
 {
@@ -1257,6 +1399,7 @@ on_timer (gpointer user_data)
     {
       self->last_poll_us = now;
       poll_silences (self, now);
+      poll_maintenance (self);
       poll_alerts (self, now);
     }
   /* Every timer, not only at next_due: alerts waiting for a silence or a maintenance window to
@@ -1327,12 +1470,86 @@ tsq_alert_service_start (TsqAlertService *self, GError **error)
     }
   load_state (self);
   poll_silences (self, g_get_real_time ());
+  poll_maintenance (self);
   self->last_poll_us = g_get_real_time ();
   self->subscription
     = tsq_event_bus_subscribe (self->bus, TSQ_TOPIC_SCAN_COMPLETED, on_scan_completed, self, NULL);
   self->timer = g_timeout_add (TIMER_MS, on_timer, self);
   g_message ("alerts: %u channels", g_hash_table_size (self->notifiers));
   dispatch (self);
+  return TRUE;
+}
+
+gboolean
+tsq_alert_service_reload (TsqAlertService *self, TsqAgentConfig *config, GError **error)
+{
+  Settings s;
+  g_autoptr (GPtrArray) notifiers = NULL;
+  g_autoptr (TsqTemplateSet) templates = NULL;
+  g_autoptr (TsqAlertEngine) engine = NULL;
+  g_autoptr (JsonNode) state = NULL;
+  GKeyFile *kf = config->keyfile;
+
+  g_return_val_if_fail (TSQ_IS_ALERT_SERVICE (self), FALSE);
+
+  /* Everything is built aside first: any failure keeps the running configuration. */
+  if (!settings_load (kf, &s, error))
+    {
+      settings_clear (&s);
+      return FALSE;
+    }
+  notifiers
+    = kf ? tsq_notifier_load_all (kf, error) : g_ptr_array_new_with_free_func (g_object_unref);
+  if (notifiers == NULL || !check_channel_names (&s, notifiers, error)
+      || (templates = tsq_alert_load_templates (kf, error)) == NULL)
+    {
+      settings_clear (&s);
+      return FALSE;
+    }
+  engine = tsq_alert_engine_new (&s.engine);
+  for (guint i = 0; i < s.policies->len; i++)
+    tsq_alert_engine_add_escalation_policy (engine, g_ptr_array_index (s.policies, i));
+  if (!tsq_alert_engine_check_rules (engine, s.rules, "[alerts] rules", error))
+    {
+      settings_clear (&s);
+      return FALSE;
+    }
+  tsq_alert_engine_set_global_rules (engine, s.rules);
+  /* The new engine takes over the whole state: open alerts, silences, maintenance windows, group
+   * timers, escalations, flap memory. An escalation whose policy is gone fails here. */
+  state = tsq_alert_engine_save (self->engine);
+  if (!tsq_alert_engine_restore (engine, state, error))
+    {
+      settings_clear (&s);
+      return FALSE;
+    }
+  if (s.enabled != self->settings.enabled)
+    {
+      g_warning ("alerts: [alerts] enabled changes on the next start, not on reload");
+      s.enabled = self->settings.enabled;
+    }
+
+  settings_clear (&self->settings);
+  self->settings = s;
+  tsq_alert_engine_free (self->engine);
+  self->engine = g_steal_pointer (&engine);
+  tsq_template_set_free (self->templates);
+  self->templates = g_steal_pointer (&templates);
+  /* Deliveries in flight keep their own notifier reference. */
+  g_hash_table_remove_all (self->notifiers);
+  for (guint i = 0; i < notifiers->len; i++)
+    {
+      TsqNotifier *n = g_ptr_array_index (notifiers, i);
+
+      g_hash_table_replace (self->notifiers, g_strdup (tsq_notifier_get_name (n)),
+                            g_object_ref (n));
+    }
+  g_clear_pointer (&self->keyfile, g_key_file_unref);
+  if (kf)
+    self->keyfile = g_key_file_ref (kf);
+  g_message ("alerts: configuration reloaded (%u channels, %u rules, %u escalation policies)",
+             g_hash_table_size (self->notifiers), self->settings.rules->len,
+             self->settings.policies->len);
   return TRUE;
 }
 

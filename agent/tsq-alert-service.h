@@ -51,6 +51,12 @@ TsqAlertService *tsq_alert_service_new (TsqAgentConfig *config,
 /* Reloads open alerts and silences from storage into the engine, subscribes to the bus and
  * starts the timers (engine ticks, outbox sender, CLI poll) on the thread-default context. */
 gboolean tsq_alert_service_start (TsqAlertService *self, GError **error);
+/* SIGHUP: applies the [alerts], [channel NAME] and [escalation NAME] groups of config to the
+ * running service (rules, policies, channels, templates, timings, retries). The engine's state
+ * (open alerts, silences, maintenance windows, timers) carries over. On any error (bad config, a
+ * policy an open escalation still needs) nothing changes and FALSE is returned. `enabled` only
+ * takes effect on the next start. */
+gboolean tsq_alert_service_reload (TsqAlertService *self, TsqAgentConfig *config, GError **error);
 /* Unsubscribes, stops the timers and cancels deliveries in flight (their rows stay "sending"
  * and are claimed again after the lease). */
 void tsq_alert_service_stop (TsqAlertService *self);

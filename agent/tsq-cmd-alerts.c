@@ -28,6 +28,10 @@ typedef struct
   char *duration;
   char *comment;
   char **matches;
+  char *cron;
+  char *tz;
+  char *from;
+  char *until;
   gboolean json;
   gboolean all;
   int limit;
@@ -43,6 +47,10 @@ alert_options_clear (AlertOptions *o)
   g_free (o->duration);
   g_free (o->comment);
   g_strfreev (o->matches);
+  g_free (o->cron);
+  g_free (o->tz);
+  g_free (o->from);
+  g_free (o->until);
 }
 
 /* Parses the options of every subcommand (unused ones are simply ignored); returns FALSE with
@@ -52,7 +60,9 @@ parse_options (AlertOptions *o, const char *summary, int *argc, char ***argv, in
 {
   GOptionEntry entries[] = {
     { "state", 's', 0, G_OPTION_ARG_STRING, &o->state,
-      "alerts list: triggered, acknowledged, resolved or open", "STATE" },
+      "alerts list: triggered, acknowledged, resolved or open; alerts outbox: pending, sending, "
+      "delivered or dead",
+      "STATE" },
     { "monitor", 'm', 0, G_OPTION_ARG_STRING, &o->monitor,
       "alerts list: only this monitor (id, prefix or name)", "ID" },
     { "json", 'j', 0, G_OPTION_ARG_NONE, &o->json, "One JSON object per line", NULL },
@@ -64,9 +74,17 @@ parse_options (AlertOptions *o, const char *summary, int *argc, char ***argv, in
       "severity; repeatable, ANDed)",
       "KEY=VALUE" },
     { "duration", 0, 0, G_OPTION_ARG_STRING, &o->duration,
-      "silence add: how long (90s, 15m, 2h, 7d)", "SPAN" },
-    { "comment", 0, 0, G_OPTION_ARG_STRING, &o->comment, "silence add: why", "TEXT" },
+      "silence add, maintenance add: how long (90s, 15m, 2h, 7d)", "SPAN" },
+    { "comment", 0, 0, G_OPTION_ARG_STRING, &o->comment, "silence add, maintenance add: why",
+      "TEXT" },
     { "all", 'a', 0, G_OPTION_ARG_NONE, &o->all, "silence list: also expired silences", NULL },
+    { "cron", 0, 0, G_OPTION_ARG_STRING, &o->cron,
+      "maintenance add: when each window starts (5-field cron), with --duration", "EXPR" },
+    { "tz", 0, 0, G_OPTION_ARG_STRING, &o->tz, "maintenance add: time zone of --cron", "ZONE" },
+    { "from", 0, 0, G_OPTION_ARG_STRING, &o->from, "maintenance add: start of a fixed window",
+      "ISO8601" },
+    { "until", 0, 0, G_OPTION_ARG_STRING, &o->until, "maintenance add: end of a fixed window",
+      "ISO8601" },
     { NULL },
   };
   g_autoptr (GOptionContext) context = g_option_context_new (summary);
@@ -162,6 +180,78 @@ default_who (const char *by)
   return by ? by : g_get_user_name ();
 }
 
+/* One outbox row on a line: never the rendered body (it may quote page content at length), and
+ * no secret ever reaches a row. */
+static void
+print_outbox_line (JsonObject *row)
+{
+  g_autofree char *error = g_strdup (tsq_json_get_string (row, "last_error", ""));
+  const char *next = tsq_json_get_string (row, "next_attempt_at", NULL);
+  const char *state = tsq_json_get_string (row, "state", "");
+
+  if (g_utf8_strlen (error, -1) > 100)
+    *g_utf8_offset_to_pointer (error, 100) = '\0';
+  for (char *c = error; *c; c++)
+    if (*c == '\n' || *c == '\r' || *c == '\t')
+      *c = ' ';
+  printf ("%-36s %-9s %-12s %-10s %2" G_GINT64_FORMAT " %-20s %s\n",
+          tsq_json_get_string (row, "id", ""), state, tsq_json_get_string (row, "channel", ""),
+          tsq_json_get_string (row, "kind", ""), tsq_json_get_int (row, "attempts", 0),
+          next && (g_str_equal (state, "pending") || g_str_equal (state, "sending")) ? next : "-",
+          error);
+}
+
+static int
+outbox_list (AlertOptions *o, int argc)
+{
+  g_autoptr (TsqStorage) storage = NULL;
+  g_autoptr (GPtrArray) rows = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = TSQ_EXIT_OK;
+
+  if (argc != 2)
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts outbox: no arguments expected");
+  if (o->state
+      && !g_strv_contains ((const char *const[]){ TSQ_OUTBOX_PENDING, TSQ_OUTBOX_SENDING,
+                                                  TSQ_OUTBOX_DELIVERED, TSQ_OUTBOX_DEAD, NULL },
+                           o->state))
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "--state %s: expected pending, sending, delivered or dead",
+                         o->state);
+  if ((storage = open_storage (o, NULL, &status)) == NULL)
+    return status;
+  rows = tsq_storage_outbox_list (storage, o->state, o->limit, &error);
+  if (rows == NULL)
+    return tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);
+  if (!o->json && rows->len > 0)
+    printf ("%-36s %-9s %-12s %-10s %2s %-20s %s\n", "ID", "STATE", "CHANNEL", "KIND", "N",
+            "NEXT ATTEMPT", "LAST ERROR");
+  for (guint i = 0; i < rows->len; i++)
+    if (o->json)
+      print_json (g_ptr_array_index (rows, i));
+    else
+      print_outbox_line (g_ptr_array_index (rows, i));
+  if (!o->json && rows->len == 0)
+    printf ("No notifications.\n");
+  return TSQ_EXIT_OK;
+}
+
+static int
+outbox_requeue (AlertOptions *o, int argc, char **argv)
+{
+  g_autoptr (TsqStorage) storage = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = TSQ_EXIT_OK;
+
+  if (argc != 3)
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts requeue: expected one notification id");
+  if ((storage = open_storage (o, NULL, &status)) == NULL)
+    return status;
+  if (!tsq_storage_outbox_requeue (storage, argv[2], 0, &error))
+    return tsq_cmd_fail (storage_status (error), "alerts requeue %s: %s", argv[2], error->message);
+  printf ("Notification %s requeued.\n", argv[2]);
+  return TSQ_EXIT_OK;
+}
+
 int
 tsq_cmd_alerts (int argc, char **argv)
 {
@@ -171,12 +261,20 @@ tsq_cmd_alerts (int argc, char **argv)
   const char *sub;
   int status = TSQ_EXIT_OK;
 
-  if (!parse_options (&o, "list|show ID|ack ID|resolve ID — alerts", &argc, &argv, &status))
+  if (!parse_options (&o, "list|show ID|ack ID|resolve ID|outbox|requeue NOTIFICATION_ID — alerts",
+                      &argc, &argv, &status))
     goto out;
   sub = argc > 1 ? argv[1] : "list";
-  if (!g_strv_contains ((const char *const[]){ "list", "show", "ack", "resolve", NULL }, sub))
+  if (!g_strv_contains (
+        (const char *const[]){ "list", "show", "ack", "resolve", "outbox", "requeue", NULL }, sub))
     {
       status = tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts: unknown subcommand “%s”", sub);
+      goto out;
+    }
+  if (g_str_equal (sub, "outbox") || g_str_equal (sub, "requeue"))
+    {
+      status
+        = g_str_equal (sub, "outbox") ? outbox_list (&o, argc) : outbox_requeue (&o, argc, argv);
       goto out;
     }
   if (!g_str_equal (sub, "list") && argc != 3)
@@ -560,6 +658,187 @@ tsq_cmd_notify (int argc, char **argv)
                            w.error ? w.error->message : "unknown error");
   g_clear_pointer (&w.info, tsq_delivery_info_free);
   g_clear_error (&w.error);
+
+out:
+  alert_options_clear (&o);
+  return status;
+}
+
+/* ---- maintenance windows (stored per monitor; the running agent polls them) ---- */
+
+static int
+maintenance_add (AlertOptions *o, TsqStorage *storage, const char *monitor_ref)
+{
+  g_autoptr (TsqMonitor) m = NULL;
+  g_autoptr (JsonObject) def = json_object_new ();
+  g_autoptr (JsonObject) check = NULL;
+  g_autoptr (JsonObject) row = json_object_new ();
+  g_autoptr (TsqAlertMaintenance) window = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 id;
+
+  if ((m = tsq_storage_get_monitor (storage, monitor_ref, &error)) == NULL)
+    return tsq_cmd_fail (storage_status (error), "maintenance add %s: %s", monitor_ref,
+                         error->message);
+  if (o->cron && (o->from || o->until))
+    return tsq_cmd_fail (TSQ_EXIT_USAGE,
+                         "maintenance add: --cron and --from/--until are exclusive");
+  if (o->cron)
+    {
+      gint64 span;
+
+      if (!parse_span (o->duration, &span))
+        return tsq_cmd_fail (TSQ_EXIT_USAGE,
+                             "maintenance add: --cron needs --duration SPAN (like 2h), got “%s”",
+                             o->duration ? o->duration : "");
+      json_object_set_string_member (def, "cron", o->cron);
+      json_object_set_int_member (def, "duration_s", span / G_USEC_PER_SEC);
+      if (o->tz)
+        json_object_set_string_member (def, "timezone", o->tz);
+    }
+  else if (o->from && o->until)
+    {
+      if (o->tz || o->duration)
+        return tsq_cmd_fail (TSQ_EXIT_USAGE,
+                             "maintenance add: --tz and --duration go with --cron only");
+      json_object_set_string_member (def, "starts_at", o->from);
+      json_object_set_string_member (def, "ends_at", o->until);
+    }
+  else
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "maintenance add: expected --cron EXPR --duration SPAN "
+                                         "[--tz ZONE], or --from ISO8601 --until ISO8601");
+  /* Validated by the engine's parser, so the agent will accept it. */
+  check = json_object_ref (def);
+  json_object_set_string_member (check, "monitor_id", m->id);
+  window = tsq_alert_maintenance_from_json (check, &error);
+  json_object_remove_member (check, "monitor_id");
+  if (window == NULL)
+    return tsq_cmd_fail (TSQ_EXIT_USAGE, "maintenance add: %s", error->message);
+  json_object_set_string_member (row, "monitor_id", m->id);
+  json_object_set_object_member (row, "definition", json_object_ref (def));
+  json_object_set_string_member (row, "created_by", default_who (o->by));
+  if (o->comment)
+    json_object_set_string_member (row, "comment", o->comment);
+  if ((id = tsq_storage_add_maintenance (storage, row, &error)) < 0)
+    return tsq_cmd_fail (storage_status (error), "maintenance add: %s", error->message);
+  printf ("%" G_GINT64_FORMAT "\n", id);
+  return TSQ_EXIT_OK;
+}
+
+/* "active until …", "next …" or "ended", from the engine's reading of the window. */
+static char *
+maintenance_state (JsonObject *row, gint64 now)
+{
+  g_autoptr (JsonObject) def = json_object_new ();
+  g_autoptr (TsqAlertMaintenance) window = NULL;
+  g_autofree char *iso = NULL;
+  JsonObject *stored = tsq_json_get_object (row, "definition");
+  g_autoptr (GList) members = stored ? json_object_get_members (stored) : NULL;
+  gint64 ends = 0;
+
+  for (GList *l = members; l; l = l->next)
+    json_object_set_member (def, l->data,
+                            json_node_copy (json_object_get_member (stored, l->data)));
+  json_object_set_string_member (def, "monitor_id", tsq_json_get_string (row, "monitor_id", ""));
+  if ((window = tsq_alert_maintenance_from_json (def, NULL)) == NULL)
+    return g_strdup ("invalid");
+  if (tsq_alert_maintenance_is_active (window, now, &ends))
+    {
+      iso = tsq_monitor_time_to_iso8601 (ends);
+      return g_strdup_printf ("active until %s", iso);
+    }
+  if (json_object_has_member (def, "ends_at"))
+    {
+      gint64 end = 0;
+
+      if (tsq_monitor_time_from_iso8601 (tsq_json_get_string (def, "ends_at", ""), &end)
+          && end <= now)
+        return g_strdup ("ended");
+    }
+  return g_strdup ("inactive");
+}
+
+int
+tsq_cmd_maintenance (int argc, char **argv)
+{
+  AlertOptions o = { 0 };
+  g_autoptr (TsqStorage) storage = NULL;
+  g_autoptr (GError) error = NULL;
+  const char *sub;
+  int status = TSQ_EXIT_OK;
+
+  if (!parse_options (&o, "add MONITOR|list|remove ID — maintenance windows per monitor", &argc,
+                      &argv, &status))
+    goto out;
+  sub = argc > 1 ? argv[1] : "list";
+  if (!g_strv_contains ((const char *const[]){ "add", "list", "remove", NULL }, sub))
+    {
+      status = tsq_cmd_fail (TSQ_EXIT_USAGE, "maintenance: unknown subcommand “%s”", sub);
+      goto out;
+    }
+  if ((!g_str_equal (sub, "list") && argc != 3) || (g_str_equal (sub, "list") && argc > 2))
+    {
+      status = tsq_cmd_fail (TSQ_EXIT_USAGE, "maintenance %s: wrong number of arguments", sub);
+      goto out;
+    }
+  if ((storage = open_storage (&o, NULL, &status)) == NULL)
+    goto out;
+  if (g_str_equal (sub, "add"))
+    status = maintenance_add (&o, storage, argv[2]);
+  else if (g_str_equal (sub, "list"))
+    {
+      g_autoptr (TsqMonitor) m = NULL;
+      g_autoptr (GPtrArray) rows = NULL;
+      gint64 now = g_get_real_time ();
+
+      if (o.monitor && (m = tsq_storage_get_monitor (storage, o.monitor, &error)) == NULL)
+        {
+          status = tsq_cmd_fail (TSQ_EXIT_USAGE, "--monitor %s: %s", o.monitor, error->message);
+          goto out;
+        }
+      if ((rows = tsq_storage_list_maintenance (storage, m ? m->id : NULL, &error)) == NULL)
+        {
+          status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);
+          goto out;
+        }
+      for (guint i = 0; i < rows->len; i++)
+        {
+          JsonObject *row = g_ptr_array_index (rows, i);
+          g_autofree char *state = maintenance_state (row, now);
+          JsonNode *def = json_object_get_member (row, "definition");
+          g_autofree char *text = def ? tsq_json_to_string (def, FALSE) : g_strdup ("");
+          g_autoptr (TsqMonitor) mon
+            = tsq_storage_get_monitor (storage, tsq_json_get_string (row, "monitor_id", ""), NULL);
+
+          json_object_set_string_member (row, "state", state);
+          if (o.json)
+            print_json (row);
+          else
+            printf ("%-6" G_GINT64_FORMAT " %-20s %s  %s  %s\n", tsq_json_get_int (row, "id", 0),
+                    mon ? mon->name : tsq_json_get_string (row, "monitor_id", ""), text, state,
+                    tsq_json_get_string (row, "comment", ""));
+        }
+      if (!o.json && rows->len == 0)
+        printf ("No maintenance windows.\n");
+    }
+  else
+    {
+      gint64 id;
+
+      if (!parse_id (argv[2], &id))
+        {
+          status = tsq_cmd_fail (
+            TSQ_EXIT_USAGE, "maintenance remove: “%s” is not a maintenance window id", argv[2]);
+          goto out;
+        }
+      if (!tsq_storage_remove_maintenance (storage, id, &error))
+        {
+          status = tsq_cmd_fail (storage_status (error), "maintenance remove %s: %s", argv[2],
+                                 error->message);
+          goto out;
+        }
+      printf ("Maintenance window %" G_GINT64_FORMAT " removed.\n", id);
+    }
 
 out:
   alert_options_clear (&o);

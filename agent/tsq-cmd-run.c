@@ -29,6 +29,7 @@ typedef struct
   TsqAgent *agent;
   TsqAgentConfig *config;
   TsqCommonOptions *common;
+  TsqAlertService *alerts;
   gboolean json;
 } RunState;
 
@@ -51,6 +52,38 @@ on_change (const char *topic, const char *key, JsonNode *payload, gpointer user_
       g_autofree char *line = tsq_change_format_line (tsq_json_get_object (o, "change"));
 
       printf ("%s  %-28s %s\n", clock, tsq_json_get_string (o, "monitor_name", "?"), line);
+    }
+  fflush (stdout);
+}
+
+/* Alert notifications decided by the alert service (docs/events.md, alert.triggered). */
+static void
+on_alert (const char *topic, const char *key, JsonNode *payload, gpointer user_data)
+{
+  RunState *state = user_data;
+  JsonObject *o = json_node_get_object (payload);
+
+  if (state->json)
+    {
+      g_autofree char *line = tsq_json_to_string (payload, FALSE);
+
+      printf ("%s\n", line);
+    }
+  else
+    {
+      g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+      g_autofree char *clock = g_date_time_format (now, "%H:%M:%S");
+      JsonArray *alerts = tsq_json_get_array (o, "alerts");
+      JsonObject *first = alerts && json_array_get_length (alerts) > 0
+                            ? json_array_get_object_element (alerts, 0)
+                            : NULL;
+
+      printf ("%s  %-28s ALERT %s: %s %s (%u alerts)\n", clock,
+              first ? tsq_json_get_string (first, "monitor_name", "?") : "?",
+              tsq_json_get_string (o, "kind", "?"),
+              first ? tsq_json_get_string (first, "type", "") : "",
+              first ? tsq_json_get_string (first, "subject", "") : "",
+              alerts ? json_array_get_length (alerts) : 0);
     }
   fflush (stdout);
 }
@@ -95,6 +128,9 @@ on_reload_signal (gpointer data)
       return G_SOURCE_CONTINUE;
     }
   tsq_agent_replace_scanner (state->agent, scanner, &fresh->thresholds);
+  if (state->alerts && !tsq_alert_service_reload (state->alerts, fresh, &error))
+    g_warning ("alerts: reload failed, keeping the running alert configuration: %s",
+               error->message);
   g_message ("configuration reloaded");
   return G_SOURCE_CONTINUE;
 }
@@ -288,6 +324,7 @@ tsq_cmd_run (int argc, char **argv)
   state.json = g_str_equal (config->log_format, "json");
   tsq_event_bus_subscribe (bus, TSQ_TOPIC_CHANGE_DETECTED, on_change, &state, NULL);
   tsq_event_bus_subscribe (bus, TSQ_TOPIC_SCAN_COMPLETED, on_scan_completed, &state, NULL);
+  tsq_event_bus_subscribe (bus, TSQ_TOPIC_ALERT_TRIGGERED, on_alert, &state, NULL);
   g_signal_connect (agent, "stopped", G_CALLBACK (on_stopped), &state);
   g_unix_signal_add (SIGTERM, on_stop_signal, &state);
   g_unix_signal_add (SIGINT, on_stop_signal, &state);
@@ -300,6 +337,7 @@ tsq_cmd_run (int argc, char **argv)
       status = tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts: %s", error->message);
       goto out;
     }
+  state.alerts = alerts;
   if (!tsq_agent_start (agent, &error))
     {
       status = tsq_cmd_fail (TSQ_EXIT_FAILURE, "%s", error->message);

@@ -22,6 +22,7 @@ int tsq_cmd_scans (int argc, char **argv);
 int tsq_cmd_alerts (int argc, char **argv);
 int tsq_cmd_silence (int argc, char **argv);
 int tsq_cmd_notify (int argc, char **argv);
+int tsq_cmd_maintenance (int argc, char **argv);
 
 /* Prints "techscaniq-agent: message" to stderr and returns status. */
 int tsq_cmd_fail (int status, const char *format, ...) G_GNUC_PRINTF (2, 3);

@@ -191,6 +191,17 @@ static const char *const migrations[] = {
   "CREATE INDEX notification_outbox_due ON notification_outbox (next_attempt_at)"
   "  WHERE state IN ('pending', 'sending');"
   "CREATE INDEX notification_outbox_state ON notification_outbox (state, created_at);",
+  /* 3: maintenance windows per monitor (docs/alerts.md). definition is the alert engine's window
+   * JSON without id/monitor_id: {cron, duration_s, timezone?} or {starts_at, ends_at}. */
+  "CREATE TABLE alert_maintenance ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  monitor_id TEXT NOT NULL REFERENCES monitoring_configs (id) ON DELETE CASCADE,"
+  "  definition TEXT NOT NULL,"
+  "  created_by TEXT,"
+  "  comment TEXT,"
+  "  created_at INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX alert_maintenance_monitor ON alert_maintenance (monitor_id);",
 };
 
 guint

@@ -2257,6 +2257,139 @@ sqlite_expire_silence (TsqStorage *s, gint64 id, gint64 now_us, GError **error)
   return op_end (self, expire_silence_row (self, id, now_us, error), FALSE, error);
 }
 
+/* ---- maintenance windows ---- */
+
+static gint64
+add_maintenance (TsqStorage *s, JsonObject *window, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  const char *what = "a maintenance window";
+  const char *monitor_id, *created_by, *comment;
+  JsonNode *definition = json_object_get_member (window, "definition");
+  g_autofree char *text = NULL;
+  gint64 id = -1;
+  gboolean ok;
+
+  if (!get_opt_string (window, what, "monitor_id", &monitor_id, error)
+      || !get_opt_string (window, what, "created_by", &created_by, error)
+      || !get_opt_string (window, what, "comment", &comment, error))
+    return -1;
+  if (monitor_id == NULL)
+    {
+      invalid (error, "a maintenance window needs a string member “monitor_id”");
+      return -1;
+    }
+  if (definition == NULL || !JSON_NODE_HOLDS_OBJECT (definition))
+    {
+      invalid (error, "a maintenance window needs an object member “definition”");
+      return -1;
+    }
+  text = object_to_text (json_node_get_object (definition));
+  if (!op_begin (self, error))
+    return -1;
+  ok = monitor_exists (self, monitor_id, error);
+  if (ok)
+    {
+      g_autoptr (TsqCachedStmt) stmt
+        = prepare (self,
+                   "INSERT INTO alert_maintenance (monitor_id, definition, created_by, comment, "
+                   "created_at) VALUES (?, ?, ?, ?, ?)",
+                   error);
+
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_text (stmt, 1, monitor_id, -1, SQLITE_TRANSIENT);
+          sqlite3_bind_text (stmt, 2, text, -1, SQLITE_TRANSIENT);
+          bind_text_or_null (stmt, 3, created_by);
+          bind_text_or_null (stmt, 4, comment);
+          sqlite3_bind_int64 (stmt, 5, g_get_real_time ());
+          ok = step_done (self, stmt, "cannot store the maintenance window", error);
+          id = sqlite3_last_insert_rowid (self->db);
+        }
+    }
+  if (!op_end (self, ok, FALSE, error))
+    return -1;
+  return id;
+}
+
+static gint64
+sqlite_add_maintenance (TsqStorage *s, JsonObject *window, GError **error)
+{
+  gint64 id = add_maintenance (s, window, error);
+
+  if (id < 0)
+    fail_group (TSQ_SQLITE_STORAGE (s), error);
+  return id;
+}
+
+static GPtrArray *
+sqlite_list_maintenance (TsqStorage *s, const char *monitor_id, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  g_autoptr (TsqCachedStmt) stmt
+    = prepare (self,
+               monitor_id ? "SELECT id, monitor_id, definition, created_by, comment, created_at "
+                            "FROM alert_maintenance WHERE monitor_id = ?1 ORDER BY id"
+                          : "SELECT id, monitor_id, definition, created_by, comment, created_at "
+                            "FROM alert_maintenance ORDER BY id",
+               error);
+  g_autoptr (GPtrArray) list = NULL;
+  gboolean row;
+
+  if (stmt == NULL)
+    return NULL;
+  if (monitor_id)
+    sqlite3_bind_text (stmt, 1, monitor_id, -1, SQLITE_TRANSIENT);
+  list = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
+  for (;;)
+    {
+      JsonObject *obj;
+
+      if (!step_row (self, stmt, &row, "cannot list maintenance windows", error))
+        return NULL;
+      if (!row)
+        break;
+      obj = json_object_new ();
+      json_object_set_int_member (obj, "id", sqlite3_column_int64 (stmt, 0));
+      set_text_member (obj, "monitor_id", stmt, 1);
+      set_json_member (obj, "definition", stmt, 2);
+      set_text_member (obj, "created_by", stmt, 3);
+      set_text_member (obj, "comment", stmt, 4);
+      set_time_member (obj, "created_at", stmt, 5);
+      g_ptr_array_add (list, obj);
+    }
+  return g_steal_pointer (&list);
+}
+
+static gboolean
+sqlite_remove_maintenance (TsqStorage *s, gint64 id, GError **error)
+{
+  TsqSqliteStorage *self = TSQ_SQLITE_STORAGE (s);
+  gboolean ok;
+
+  if (!op_begin (self, error))
+    return FALSE;
+  {
+    g_autoptr (TsqCachedStmt) stmt
+      = prepare (self, "DELETE FROM alert_maintenance WHERE id = ?", error);
+
+    ok = stmt != NULL;
+    if (ok)
+      {
+        sqlite3_bind_int64 (stmt, 1, id);
+        ok = step_done (self, stmt, "cannot remove the maintenance window", error);
+      }
+    if (ok && sqlite3_changes (self->db) == 0)
+      {
+        g_set_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND,
+                     "no maintenance window with id %" G_GINT64_FORMAT, id);
+        ok = FALSE;
+      }
+  }
+  return op_end (self, ok, FALSE, error);
+}
+
 /* ---- notification outbox ---- */
 
 static JsonObject *
@@ -2998,6 +3131,9 @@ tsq_sqlite_storage_iface_init (TsqStorageInterface *iface)
   iface->add_silence = sqlite_add_silence;
   iface->list_silences = sqlite_list_silences;
   iface->expire_silence = sqlite_expire_silence;
+  iface->add_maintenance = sqlite_add_maintenance;
+  iface->list_maintenance = sqlite_list_maintenance;
+  iface->remove_maintenance = sqlite_remove_maintenance;
   iface->outbox_enqueue = sqlite_outbox_enqueue;
   iface->outbox_claim_due = sqlite_outbox_claim_due;
   iface->outbox_mark_delivered = sqlite_outbox_mark_delivered;

@@ -477,6 +477,25 @@ tsq_storage_expire_silence (TsqStorage *s, gint64 id, gint64 now_us, GError **er
   DISPATCH (s, expire_silence, FALSE, id, now_or_real (now_us), error);
 }
 
+gint64
+tsq_storage_add_maintenance (TsqStorage *s, JsonObject *window, GError **error)
+{
+  g_return_val_if_fail (window != NULL, -1);
+  DISPATCH (s, add_maintenance, -1, window, error);
+}
+
+GPtrArray *
+tsq_storage_list_maintenance (TsqStorage *s, const char *monitor_id, GError **error)
+{
+  DISPATCH (s, list_maintenance, NULL, monitor_id, error);
+}
+
+gboolean
+tsq_storage_remove_maintenance (TsqStorage *s, gint64 id, GError **error)
+{
+  DISPATCH (s, remove_maintenance, FALSE, id, error);
+}
+
 char *
 tsq_storage_outbox_enqueue (TsqStorage *s, JsonObject *notification, GError **error)
 {

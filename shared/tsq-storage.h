@@ -148,7 +148,11 @@ struct _TsqStorageInterface
                      gint64 metrics_before_us,
                      GError **error);
 
-  gpointer padding[8];
+  gint64 (*add_maintenance) (TsqStorage *s, JsonObject *window, GError **error);
+  GPtrArray *(*list_maintenance) (TsqStorage *s, const char *monitor_id, GError **error);
+  gboolean (*remove_maintenance) (TsqStorage *s, gint64 id, GError **error);
+
+  gpointer padding[5];
 };
 
 /* ---- monitors ---- */
@@ -314,6 +318,20 @@ tsq_storage_list_silences (TsqStorage *s, gboolean include_expired, gint64 now_u
 /* Ends a silence now (expired_at = now_us, <= 0 = now). NOT_FOUND; CONFLICT if already
  * expired or ended. */
 gboolean tsq_storage_expire_silence (TsqStorage *s, gint64 id, gint64 now_us, GError **error);
+
+/* ---- maintenance windows (per monitor; docs/alerts.md) ---- */
+
+/* window {monitor_id (required: an existing monitor), definition (object, required: the alert
+ * engine's window without id and monitor_id: {cron, duration_s, timezone?} or {starts_at,
+ * ends_at}), created_by?, comment?}. Storage checks only the shape: validate the definition with
+ * tsq_alert_maintenance_from_json() first. Written at once. Returns the id, -1 with error
+ * (INVALID names the member; NOT_FOUND for an unknown monitor). Deleting the monitor deletes its
+ * windows. */
+gint64 tsq_storage_add_maintenance (TsqStorage *s, JsonObject *window, GError **error);
+/* {id, monitor_id, definition, created_by, comment, created_at} by id; monitor_id NULL = all. */
+GPtrArray *tsq_storage_list_maintenance (TsqStorage *s, const char *monitor_id, GError **error);
+/* Deletes a window. NOT_FOUND. */
+gboolean tsq_storage_remove_maintenance (TsqStorage *s, gint64 id, GError **error);
 
 /* ---- notification outbox (docs/outbox.md) ----
  * Every now_us / at_us argument (here and for alerts and silences): <= 0 means the real clock;

@@ -38,6 +38,7 @@ typedef struct
   guint16 port;
   guint fail_first; /* answer 503 to this many requests */
   guint delay_ms;   /* per request (the receiver thread handles one at a time) */
+  guint refuse;     /* != 0: answer every request with this status (under lock) */
   GPtrArray *requests;
   guint bad_signatures;
 } Receiver;
@@ -90,6 +91,8 @@ on_hook (SoupServer *server,
       rx->bad_signatures++;
       r->status = 401;
     }
+  else if (rx->refuse)
+    r->status = rx->refuse;
   else if (rx->requests->len < rx->fail_first)
     r->status = 503;
   else
@@ -395,7 +398,10 @@ alert_state (Fixture *f, const char *change_type)
   "[{\"id\":\"down\",\"match\":{\"type\":\"availability.down\"},\"severity\":\"critical\","        \
   "\"channels\":[\"hook\"]}]"
 
-/* Down -> one logical alert through two 503s; up -> a resolved notification. */
+static JsonObject *find_alert_event (Fixture *f, const char *notification_id);
+
+/* Down -> one logical alert through two 503s; up -> a resolved notification. Both decisions are
+ * announced as alert.triggered events naming the delivered ids. */
 static void
 test_down_up (Fixture *f, gconstpointer data)
 {
@@ -405,7 +411,7 @@ test_down_up (Fixture *f, gconstpointer data)
   JsonObject *row;
 
   set_down (f, "/site", FALSE);
-  write_config (f, DOWN_RULE, NULL);
+  write_config (f, DOWN_RULE, "[agent]\nlog_format=json\n");
   add_monitor (f, "shop", "/site");
   spawn_agent (f);
   WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
@@ -424,8 +430,16 @@ test_down_up (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_hash_table_size (resolved), ==, 1);
   {
     g_autofree gpointer *keys = g_hash_table_get_keys_as_array (triggered, NULL);
+    g_autofree gpointer *rkeys = g_hash_table_get_keys_as_array (resolved, NULL);
+    g_autoptr (JsonObject) ev_triggered = NULL;
+    g_autoptr (JsonObject) ev_resolved = NULL;
 
     g_assert_false (g_hash_table_contains (resolved, keys[0]));
+    WAIT_UNTIL ((ev_resolved = find_alert_event (f, rkeys[0])) != NULL);
+    ev_triggered = find_alert_event (f, keys[0]);
+    g_assert_nonnull (ev_triggered);
+    g_assert_cmpstr (tsq_json_get_string (ev_triggered, "kind", ""), ==, "triggered");
+    g_assert_cmpstr (tsq_json_get_string (ev_resolved, "kind", ""), ==, "resolved");
   }
   stop_agent (f);
 
@@ -456,12 +470,23 @@ test_ack_stops_escalation (Fixture *f, gconstpointer data)
   write_config (f,
                 "[{\"id\":\"down\",\"match\":{\"type\":\"availability.down\"},"
                 "\"escalation\":\"oncall\"}]",
+                "[agent]\nlog_format=json\n"
                 "[escalation oncall]\nlevels=hook@1; hook@1\nrepeat=50\n");
   add_monitor (f, "shop", "/site");
   spawn_agent (f);
   WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
   set_down (f, "/site", TRUE);
   WAIT_UNTIL (count_requests (f->rx, "alert.escalated", 200) >= 2);
+  /* Escalation steps are announced too, with their level. */
+  {
+    g_autoptr (GHashTable) esc = delivery_ids (f->rx, "alert.escalated");
+    g_autofree gpointer *keys = g_hash_table_get_keys_as_array (esc, NULL);
+    g_autoptr (JsonObject) event = NULL;
+
+    WAIT_UNTIL ((event = find_alert_event (f, keys[0])) != NULL);
+    g_assert_cmpstr (tsq_json_get_string (event, "kind", ""), ==, "escalated");
+    g_assert_cmpint (tsq_json_get_int (event, "escalation_level", 0), >=, 1);
+  }
 
   rows = alerts_json (f);
   g_assert_cmpuint (rows->len, ==, 1);
@@ -610,6 +635,270 @@ test_silence (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_requests (f->rx, "alert.triggered", 0), ==, 1);
 }
 
+/* Outbox rows of a state, as printed by `alerts outbox --state STATE --json`. */
+static GPtrArray *
+outbox_json (Fixture *f, const char *state)
+{
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto (GStrv) lines = NULL;
+  GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
+
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "alerts", "outbox", "--state", state, "--json",
+                                       "--database", f->db, NULL),
+                   ==, 0);
+  lines = g_strsplit (out, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autoptr (JsonParser) parser = json_parser_new ();
+
+      if (*lines[i] == '\0')
+        continue;
+      g_assert_true (json_parser_load_from_data (parser, lines[i], -1, NULL));
+      g_ptr_array_add (rows,
+                       json_object_ref (json_node_get_object (json_parser_get_root (parser))));
+    }
+  return rows;
+}
+
+/* The alert.triggered event printed by the agent (--log-format=json: one JSON object per line on
+ * stdout) that announced the outbox row notification_id; NULL if none. */
+static JsonObject *
+find_alert_event (Fixture *f, const char *notification_id)
+{
+  g_autofree char *path = g_build_filename (f->dir, "agent.out", NULL);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return NULL;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i]; i++)
+    {
+      g_autoptr (JsonParser) parser = json_parser_new ();
+      JsonObject *o;
+      JsonArray *ids;
+
+      if (*lines[i] != '{' || !json_parser_load_from_data (parser, lines[i], -1, NULL))
+        continue;
+      o = json_node_get_object (json_parser_get_root (parser));
+      if (g_strcmp0 (tsq_json_get_string (o, "event", ""), "alert.triggered") != 0)
+        continue;
+      ids = tsq_json_get_array (o, "notifications");
+      for (guint j = 0; ids && j < json_array_get_length (ids); j++)
+        if (g_strcmp0 (json_array_get_string_element (ids, j), notification_id) == 0)
+          return json_object_ref (o);
+    }
+  return NULL;
+}
+
+/* A receiver answering 400 (permanent): the notification is dead-lettered at once and visible
+ * with `alerts outbox --state dead`; once the receiver is fixed, `alerts requeue` delivers it
+ * (same idempotency id). */
+static void
+test_dead_letter_requeue (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) dead = NULL;
+  g_autoptr (GPtrArray) delivered = NULL;
+  g_autoptr (GHashTable) ids = NULL;
+  g_autoptr (JsonObject) event = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *id = NULL;
+  JsonObject *row;
+  JsonArray *list;
+
+  f->rx->refuse = 400;
+  set_down (f, "/site", FALSE);
+  write_config (f, DOWN_RULE, "[agent]\nlog_format=json\n");
+  add_monitor (f, "shop", "/site");
+  spawn_agent (f);
+  WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
+  set_down (f, "/site", TRUE);
+  WAIT_UNTIL (count_requests (f->rx, "alert.triggered", 400) >= 1);
+  dead = outbox_json (f, "dead");
+  WAIT_UNTIL ((g_ptr_array_unref (dead), dead = outbox_json (f, "dead"))->len == 1);
+  row = g_ptr_array_index (dead, 0);
+  id = g_strdup (tsq_json_get_string (row, "id", ""));
+  g_assert_cmpstr (tsq_json_get_string (row, "channel", ""), ==, "hook");
+  g_assert_cmpstr (tsq_json_get_string (row, "kind", ""), ==, "triggered");
+  g_assert_cmpint (tsq_json_get_int (row, "attempts", 0), ==, 1);
+  g_assert_nonnull (strstr (tsq_json_get_string (row, "last_error", ""), "400"));
+  /* Permanent: no retry. */
+  g_assert_cmpuint (count_requests (f->rx, "alert.triggered", 0), ==, 1);
+
+  /* The decision was announced on the bus (printed by `run` as JSON): kind, channels, the
+   * outbox id and the alert snapshot. */
+  WAIT_UNTIL ((event = find_alert_event (f, id)) != NULL);
+  g_assert_cmpstr (tsq_json_get_string (event, "kind", ""), ==, "triggered");
+  list = tsq_json_get_array (event, "channels");
+  g_assert_nonnull (list);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  g_assert_cmpstr (json_array_get_string_element (list, 0), ==, "hook");
+  list = tsq_json_get_array (event, "alerts");
+  g_assert_nonnull (list);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+  g_assert_cmpstr (tsq_json_get_string (json_array_get_object_element (list, 0), "type", ""), ==,
+                   "availability.down");
+  g_assert_cmpstr (
+    tsq_json_get_string (json_array_get_object_element (list, 0), "monitor_name", ""), ==, "shop");
+  g_assert_cmpstr (
+    tsq_json_get_string (event, "monitor_id", ""), ==,
+    tsq_json_get_string (json_array_get_object_element (list, 0), "monitor_id", "?"));
+  list = tsq_json_get_array (event, "alert_ids");
+  g_assert_nonnull (list);
+  g_assert_cmpuint (json_array_get_length (list), ==, 1);
+
+  /* The table: id, state and error, not the rendered body, never the secret. */
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "alerts", "outbox", "--state", "dead",
+                                       "--database", f->db, NULL),
+                   ==, 0);
+  g_assert_nonnull (strstr (out, id));
+  g_assert_nonnull (strstr (out, "dead"));
+  g_assert_null (strstr (out, "\"event\""));
+  g_assert_null (strstr (out, SECRET));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "alerts", "outbox", "--state", "pending",
+                                       "--database", f->db, NULL),
+                   ==, 0);
+  g_assert_nonnull (strstr (out, "No notifications."));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  g_mutex_lock (&f->rx->lock);
+  f->rx->refuse = 0;
+  g_mutex_unlock (&f->rx->lock);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, &err, "alerts", "requeue", id, "--database", f->db, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "requeued"));
+  WAIT_UNTIL (count_requests (f->rx, "alert.triggered", 200) >= 1);
+  delivered = outbox_json (f, "delivered");
+  WAIT_UNTIL ((g_ptr_array_unref (delivered), delivered = outbox_json (f, "delivered"))->len == 1);
+  g_assert_cmpstr (tsq_json_get_string (g_ptr_array_index (delivered, 0), "id", ""), ==, id);
+  stop_agent (f);
+  ids = delivery_ids (f->rx, "alert.triggered");
+  g_assert_cmpuint (g_hash_table_size (ids), ==, 1);
+  g_assert_true (g_hash_table_contains (ids, id));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  /* Bad input: not dead any more, unknown id, bad state. */
+  g_assert_cmpint (
+    tsq_test_agent_run (NULL, &err, "alerts", "requeue", id, "--database", f->db, NULL), ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (NULL, &err, "alerts", "requeue", "nope", "--database", f->db, NULL), ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "alerts", "outbox", "--state", "lost",
+                                       "--database", f->db, NULL),
+                   ==, 2);
+}
+
+/* A maintenance window active now (CLI, fixed range) keeps the down alert quiet (stored, not
+ * notified); removing it while the site is still down notifies the open condition. */
+static void
+test_maintenance (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (GDateTime) from = g_date_time_add_minutes (now, -1);
+  g_autoptr (GDateTime) until = g_date_time_add_hours (now, 1);
+  g_autofree char *from_iso = g_date_time_format_iso8601 (from);
+  g_autofree char *until_iso = g_date_time_format_iso8601 (until);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *id = NULL;
+
+  set_down (f, "/site", FALSE);
+  write_config (f, DOWN_RULE, NULL);
+  add_monitor (f, "shop", "/site");
+  g_assert_cmpint (tsq_test_agent_run (&out, &err, "maintenance", "add", "shop", "--from", from_iso,
+                                       "--until", until_iso, "--comment", "deploy", "--database",
+                                       f->db, NULL),
+                   ==, 0);
+  id = g_strstrip (g_strdup (out));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, &err, "maintenance", "list", "--json", "--database", f->db, NULL), ==,
+    0);
+  g_assert_nonnull (strstr (out, "\"state\":\"active until"));
+  g_assert_nonnull (strstr (out, "\"comment\":\"deploy\""));
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&err, g_free);
+
+  spawn_agent (f);
+  WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
+  set_down (f, "/site", TRUE);
+  WAIT_UNTIL (g_str_equal (alert_state (f, "availability.down"), "triggered"));
+  /* Well past the group wait (0.5 s): in maintenance, so nothing was sent. */
+  g_usleep (3 * G_USEC_PER_SEC);
+  g_assert_cmpuint (count_requests (f->rx, NULL, 0), ==, 0);
+
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, NULL, "maintenance", "remove", id, "--database", f->db, NULL), ==, 0);
+  WAIT_UNTIL (count_requests (f->rx, "alert.triggered", 200) >= 1);
+  stop_agent (f);
+  g_assert_cmpuint (count_requests (f->rx, "alert.triggered", 0), ==, 1);
+  g_clear_pointer (&out, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (&out, NULL, "maintenance", "list", "--database", f->db, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "No maintenance windows."));
+  /* Bad input. */
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "maintenance", "add", "shop", "--cron",
+                                       "0 2 * * SUN", "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (tsq_test_agent_run (NULL, &err, "maintenance", "add", "nosuch", "--from",
+                                       from_iso, "--until", until_iso, "--database", f->db, NULL),
+                   ==, 2);
+  g_clear_pointer (&err, g_free);
+  g_assert_cmpint (
+    tsq_test_agent_run (NULL, &err, "maintenance", "remove", id, "--database", f->db, NULL), ==, 2);
+}
+
+static gboolean
+log_contains (Fixture *f, const char *needle)
+{
+  g_autofree char *path = g_build_filename (f->dir, "agent.err", NULL);
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) && strstr (text, needle) != NULL;
+}
+
+/* SIGHUP reloads [alerts] and [channel …]: a bad new configuration is refused (the old one keeps
+ * running), a good one applies to the next scans without a restart. */
+static void
+test_reload (Fixture *f, gconstpointer data)
+{
+  g_autofree char *good = NULL;
+
+  set_down (f, "/site", FALSE);
+  /* At first nothing alerts on availability. */
+  write_config (f,
+                "[{\"id\":\"tech\",\"match\":{\"type\":\"technology.*\"},"
+                "\"channels\":[\"hook\"]}]",
+                "default_rules=false\n");
+  add_monitor (f, "shop", "/site");
+  spawn_agent (f);
+  WAIT_UNTIL (tsq_test_server_get_hits (f->site, "/site") >= 2);
+
+  g_assert_true (g_file_set_contents (
+    f->conf, "[alerts]\nrules=[{\"id\":\"x\",\"channels\":[\"nochan\"]}]\n", -1, NULL));
+  g_subprocess_send_signal (f->agent, SIGHUP);
+  WAIT_UNTIL (log_contains (f, "reload failed"));
+  g_assert_true (log_contains (f, "nochan"));
+
+  write_config (f, DOWN_RULE, NULL);
+  g_subprocess_send_signal (f->agent, SIGHUP);
+  WAIT_UNTIL (log_contains (f, "alerts: configuration reloaded"));
+  set_down (f, "/site", TRUE);
+  WAIT_UNTIL (count_requests (f->rx, "alert.triggered", 200) >= 1);
+  stop_agent (f);
+  g_assert_cmpuint (f->rx->bad_signatures, ==, 0);
+  g_assert_cmpstr (alert_state (f, "availability.down"), ==, "triggered");
+}
+
 /* The command line without an agent: notify test, silences, bad input. */
 static void
 test_cli (Fixture *f, gconstpointer data)
@@ -706,6 +995,12 @@ main (int argc, char **argv)
   g_test_add ("/tsq/alerts/ack-stops-escalation", Fixture, GUINT_TO_POINTER (0), fixture_setup,
               test_ack_stops_escalation, fixture_teardown);
   g_test_add ("/tsq/alerts/silence", Fixture, GUINT_TO_POINTER (0), fixture_setup, test_silence,
+              fixture_teardown);
+  g_test_add ("/tsq/alerts/dead-letter-requeue", Fixture, GUINT_TO_POINTER (0), fixture_setup,
+              test_dead_letter_requeue, fixture_teardown);
+  g_test_add ("/tsq/alerts/maintenance", Fixture, GUINT_TO_POINTER (0), fixture_setup,
+              test_maintenance, fixture_teardown);
+  g_test_add ("/tsq/alerts/reload", Fixture, GUINT_TO_POINTER (0), fixture_setup, test_reload,
               fixture_teardown);
   g_test_add ("/tsq/alerts/kill-during-burst", Fixture, GUINT_TO_POINTER (0), fixture_setup,
               test_kill_during_burst, fixture_teardown);

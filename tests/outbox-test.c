@@ -1185,7 +1185,7 @@ test_upgrade_from_v1 (Fixture *f, gconstpointer data)
   s = tsq_sqlite_storage_open (path, &error);
   g_assert_no_error (error);
   g_assert_cmpint (query_int (path, "PRAGMA user_version"), ==, tsq_sqlite_migrations_latest ());
-  g_assert_cmpint (tsq_sqlite_migrations_latest (), ==, 2);
+  g_assert_cmpint (tsq_sqlite_migrations_latest (), ==, 3);
   g_assert_cmpint (query_int (path, "SELECT count(*) FROM pragma_foreign_key_check"), ==, 0);
   g_assert_cmpint (query_int (path, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                     "('alert_silences', 'notification_outbox', "
@@ -1292,6 +1292,73 @@ test_disk_full (Fixture *f, gconstpointer data)
   g_assert_cmpint (query_int (f->path, "SELECT count(*) FROM notification_outbox"), ==, 2);
 }
 
+/* Maintenance windows: stored, listed per monitor, survive a reopen, removed, deleted with their
+ * monitor; bad shapes are INVALID, an unknown monitor NOT_FOUND. */
+static void
+test_maintenance (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (JsonObject) w1 = NULL;
+  g_autoptr (JsonObject) w2 = NULL;
+  g_autoptr (JsonObject) bad = NULL;
+  g_autoptr (TsqMonitor) other = tsq_monitor_new ("blog", "https://blog.example/", "every 5m");
+  JsonObject *def;
+  gint64 id1, id2;
+
+  g_assert_true (tsq_storage_put_monitor (f->s, other, &error));
+  w1 = json ("{\"monitor_id\": \"%s\", \"definition\": {\"cron\": \"0 2 * * SUN\", "
+             "\"duration_s\": 7200, \"timezone\": \"Europe/Berlin\"}, \"comment\": \"backup\", "
+             "\"created_by\": \"ops\"}",
+             f->m->id);
+  w2 = json ("{\"monitor_id\": \"%s\", \"definition\": {\"starts_at\": 1, \"ends_at\": 2}}",
+             other->id);
+  id1 = tsq_storage_add_maintenance (f->s, w1, &error);
+  g_assert_no_error (error);
+  id2 = tsq_storage_add_maintenance (f->s, w2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (id2, >, id1);
+
+  reopen (f);
+  list = tsq_storage_list_maintenance (f->s, f->m->id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 1);
+  g_assert_cmpint (tsq_json_get_int (g_ptr_array_index (list, 0), "id", 0), ==, id1);
+  g_assert_cmpstr (tsq_json_get_string (g_ptr_array_index (list, 0), "comment", ""), ==, "backup");
+  g_assert_cmpstr (tsq_json_get_string (g_ptr_array_index (list, 0), "created_by", ""), ==, "ops");
+  def = tsq_json_get_object (g_ptr_array_index (list, 0), "definition");
+  g_assert_nonnull (def);
+  g_assert_cmpstr (tsq_json_get_string (def, "cron", ""), ==, "0 2 * * SUN");
+  g_assert_cmpint (tsq_json_get_int (def, "duration_s", 0), ==, 7200);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = tsq_storage_list_maintenance (f->s, NULL, &error);
+  g_assert_cmpuint (list->len, ==, 2);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* Bad shapes and unknown monitors. */
+  bad = json ("{\"monitor_id\": \"%s\"}", f->m->id);
+  g_assert_cmpint (tsq_storage_add_maintenance (f->s, bad, &error), ==, -1);
+  g_assert_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_clear_pointer (&bad, json_object_unref);
+  bad = json ("{\"monitor_id\": \"nope\", \"definition\": {}}");
+  g_assert_cmpint (tsq_storage_add_maintenance (f->s, bad, &error), ==, -1);
+  g_assert_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  g_assert_true (tsq_storage_remove_maintenance (f->s, id1, &error));
+  g_assert_no_error (error);
+  g_assert_false (tsq_storage_remove_maintenance (f->s, id1, &error));
+  g_assert_error (error, TSQ_STORAGE_ERROR, TSQ_STORAGE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  /* Deleting the monitor deletes its windows. */
+  g_assert_true (tsq_storage_delete_monitor (f->s, other->id, &error));
+  g_assert_no_error (error);
+  list = tsq_storage_list_maintenance (f->s, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (list->len, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1303,6 +1370,7 @@ main (int argc, char **argv)
   ADD ("alert-lifecycle", test_alert_lifecycle);
   ADD ("alert-query", test_alert_query);
   ADD ("silences", test_silences);
+  ADD ("maintenance", test_maintenance);
   ADD ("lifecycle", test_outbox_lifecycle);
   ADD ("invalid", test_outbox_invalid);
   ADD ("max-age", test_outbox_max_age);
