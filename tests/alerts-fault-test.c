@@ -95,8 +95,10 @@ on_hook (SoupServer *server,
   r->event = g_strdup (root ? tsq_json_get_string (root, "event", "?") : "?");
   if (root)
     {
-      add_alert (r, tsq_json_get_object (root, "alert"));
+      /* "alerts" lists every alert of the notification (a single one is also "alert"). */
       list = tsq_json_get_array (root, "alerts");
+      if (list == NULL || json_array_get_length (list) == 0)
+        add_alert (r, tsq_json_get_object (root, "alert"));
       for (guint i = 0; list && i < json_array_get_length (list); i++)
         if (JSON_NODE_HOLDS_OBJECT (json_array_get_element (list, i)))
           add_alert (r, json_array_get_object_element (list, i));
