@@ -423,7 +423,8 @@ tsq_agent_config_set (TsqAgentConfig *config, const char *assignment, GError **e
   if (spec == NULL)
     {
       g_set_error (error, TSQ_AGENT_CONFIG_ERROR, TSQ_AGENT_CONFIG_ERROR_INVALID,
-                   "--set: unknown key “%s.%s”", group, key);
+                   "--set: unknown key “%s.%s” (alert and channel settings come from --config only)",
+                   group, key);
       return FALSE;
     }
   return set_value (config, spec, eq + 1, error) && check_semantics (config, error);

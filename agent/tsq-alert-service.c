@@ -1475,7 +1475,8 @@ tsq_alert_service_start (TsqAlertService *self, GError **error)
   self->subscription
     = tsq_event_bus_subscribe (self->bus, TSQ_TOPIC_SCAN_COMPLETED, on_scan_completed, self, NULL);
   self->timer = g_timeout_add (TIMER_MS, on_timer, self);
-  g_message ("alerts: %u channels", g_hash_table_size (self->notifiers));
+  g_message ("alerts: %u channel%s", g_hash_table_size (self->notifiers),
+             g_hash_table_size (self->notifiers) == 1 ? "" : "s");
   dispatch (self);
   return TRUE;
 }

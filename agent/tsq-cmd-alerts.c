@@ -448,6 +448,12 @@ silence_add (AlertOptions *o, TsqStorage *storage)
 
       if (key == NULL || eq[1] == '\0')
         return tsq_cmd_fail (TSQ_EXIT_USAGE, "--match %s: expected KEY=VALUE", o->matches[i]);
+      /* Matchers are ANDed per key: a second value for one key would silently replace the first. */
+      if (json_object_has_member (matchers, g_str_equal (key, "monitor") ? "monitor_id" : key))
+        return tsq_cmd_fail (TSQ_EXIT_USAGE,
+                             "--match %s: “%s” is given twice (one value per key; use a "
+                             "glob such as type=technology.* or one silence each)",
+                             o->matches[i], key);
       if (g_str_equal (key, "monitor"))
         {
           g_autoptr (TsqMonitor) m = tsq_storage_get_monitor (storage, eq + 1, &error);
@@ -698,9 +704,19 @@ maintenance_add (AlertOptions *o, TsqStorage *storage, const char *monitor_ref)
     }
   else if (o->from && o->until)
     {
+      gint64 from_us, until_us;
+
       if (o->tz || o->duration)
         return tsq_cmd_fail (TSQ_EXIT_USAGE,
                              "maintenance add: --tz and --duration go with --cron only");
+      /* A time without a zone would be read as UTC by one part and refused by another: ask. */
+      if (!tsq_monitor_time_from_iso8601 (o->from, &from_us)
+          || !tsq_monitor_time_from_iso8601 (o->until, &until_us))
+        return tsq_cmd_fail (TSQ_EXIT_USAGE,
+                             "maintenance add: --from and --until need ISO 8601 times with a zone, "
+                             "e.g. 2026-12-24T20:00:00Z or 2026-12-24T21:00:00+01:00");
+      if (from_us >= until_us)
+        return tsq_cmd_fail (TSQ_EXIT_USAGE, "maintenance add: --from must be earlier than --until");
       json_object_set_string_member (def, "starts_at", o->from);
       json_object_set_string_member (def, "ends_at", o->until);
     }
