@@ -42,6 +42,8 @@ struct _TsqAgent
   guint prune_source;
   guint stop_source;
   gboolean stopping;
+  TsqAgentScanHook scan_hook;
+  gpointer scan_hook_data;
   guint64 scans_done;
   guint64 scans_done_at_last_metrics;
   gint64 last_metrics_us;
@@ -257,6 +259,8 @@ record_result (TsqAgent *self, Job *job, JsonObject *result)
   /* The alert service needs one scan's changes at once (flapping is counted in scans). */
   json_object_set_array_member (payload, "changes",
                                 changes ? json_array_ref (changes) : json_array_new ());
+  if (self->scan_hook)
+    self->scan_hook (payload, self->scan_hook_data);
   publish (self, TSQ_TOPIC_SCAN_COMPLETED, id, payload);
 
   for (guint i = 0; changes && i < json_array_get_length (changes); i++)
@@ -641,6 +645,13 @@ tsq_agent_stop (TsqAgent *self, guint grace_ms)
   g_message ("waiting up to %u ms for %u scan(s) in flight", grace_ms,
              g_hash_table_size (self->running));
   self->stop_source = g_timeout_add (grace_ms, cancel_in_flight, self);
+}
+
+void
+tsq_agent_set_scan_hook (TsqAgent *self, TsqAgentScanHook hook, gpointer user_data)
+{
+  self->scan_hook = hook;
+  self->scan_hook_data = user_data;
 }
 
 guint

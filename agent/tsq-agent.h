@@ -30,4 +30,11 @@ void tsq_agent_replace_scanner (TsqAgent *self,
 void tsq_agent_stop (TsqAgent *self, guint grace_ms);
 guint tsq_agent_get_in_flight (TsqAgent *self);
 
+/* Called synchronously with each scan.completed payload (monitor_id, scan_id, summary, changes)
+ * after the scan's result, detector state and changes are written and before the storage batch
+ * can commit: what the hook writes commits atomically with them (the alert service uses it, so a
+ * crash can never keep a change and lose its alert). */
+typedef void (*TsqAgentScanHook) (JsonObject *scan_completed, gpointer user_data);
+void tsq_agent_set_scan_hook (TsqAgent *self, TsqAgentScanHook hook, gpointer user_data);
+
 G_END_DECLS

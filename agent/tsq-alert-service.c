@@ -628,6 +628,7 @@ struct _TsqAlertService
   GHashTable *windows;   /* engine maintenance window id ("mw-N") of stored windows */
   GCancellable *cancellable;
   guint subscription;
+  TsqAgent *attached; /* not owned: scans come from this agent's hook, not the bus */
   guint timer;
   gint64 last_poll_us;
   guint in_flight;
@@ -1063,6 +1064,28 @@ on_scan_completed (const char *topic, const char *key, JsonNode *payload, gpoint
       return;
     }
   persist_actions (self, actions, now);
+}
+
+static void
+on_agent_scan (JsonObject *scan_completed, gpointer user_data)
+{
+  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), scan_completed);
+
+  on_scan_completed (TSQ_TOPIC_SCAN_COMPLETED, NULL, node, user_data);
+}
+
+void
+tsq_alert_service_attach_agent (TsqAlertService *self, TsqAgent *agent)
+{
+  /* Take the scans from the agent directly, in the same storage transaction as the changes,
+   * instead of from the bus a main-loop turn later (when the batch may already have committed
+   * the changes: a crash in between would keep the change and lose its alert). */
+  if (self->subscription == 0)
+    return;
+  tsq_event_bus_unsubscribe (self->bus, self->subscription);
+  self->subscription = 0;
+  self->attached = agent;
+  tsq_agent_set_scan_hook (agent, on_agent_scan, self);
 }
 
 /* ---- sender ---- */
@@ -1560,6 +1583,9 @@ tsq_alert_service_stop (TsqAlertService *self)
   if (self->subscription)
     tsq_event_bus_unsubscribe (self->bus, self->subscription);
   self->subscription = 0;
+  if (self->attached)
+    tsq_agent_set_scan_hook (self->attached, NULL, NULL);
+  self->attached = NULL;
   g_clear_handle_id (&self->timer, g_source_remove);
   g_cancellable_cancel (self->cancellable);
 }

@@ -18,6 +18,7 @@
 #include <json-glib/json-glib.h>
 
 #include "tsq-agent-config.h"
+#include "tsq-agent.h"
 #include "tsq-event-bus.h"
 #include "tsq-notifier.h"
 #include "tsq-storage.h"
@@ -51,6 +52,9 @@ TsqAlertService *tsq_alert_service_new (TsqAgentConfig *config,
 /* Reloads open alerts and silences from storage into the engine, subscribes to the bus and
  * starts the timers (engine ticks, outbox sender, CLI poll) on the thread-default context. */
 gboolean tsq_alert_service_start (TsqAlertService *self, GError **error);
+/* After start: take scans from the agent synchronously (tsq_agent_set_scan_hook) rather than from
+ * the bus, so that alerts and outbox rows commit with the changes that caused them. */
+void tsq_alert_service_attach_agent (TsqAlertService *self, TsqAgent *agent);
 /* SIGHUP: applies the [alerts], [channel NAME] and [escalation NAME] groups of config to the
  * running service (rules, policies, channels, templates, timings, retries). The engine's state
  * (open alerts, silences, maintenance windows, timers) carries over. On any error (bad config, a

@@ -337,6 +337,7 @@ tsq_cmd_run (int argc, char **argv)
       status = tsq_cmd_fail (TSQ_EXIT_USAGE, "alerts: %s", error->message);
       goto out;
     }
+  tsq_alert_service_attach_agent (alerts, agent);
   state.alerts = alerts;
   if (!tsq_agent_start (agent, &error))
     {

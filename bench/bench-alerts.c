@@ -344,8 +344,10 @@ run_phase (
   bus = tsq_local_bus_new ();
   agent = tsq_agent_new (config, storage, bus, scanner);
   alerts = tsq_alert_service_new (config, storage, bus, &error);
-  if (alerts == NULL || !tsq_alert_service_start (alerts, &error)
-      || !tsq_agent_start (agent, &error))
+  if (alerts == NULL || !tsq_alert_service_start (alerts, &error))
+    g_error ("%s", error->message);
+  tsq_alert_service_attach_agent (alerts, agent);
+  if (!tsq_agent_start (agent, &error))
     g_error ("%s", error->message);
 
   p.deadline = g_get_monotonic_time () + 180 * G_USEC_PER_SEC;
