@@ -386,6 +386,17 @@ detect_availability (Ctx *ctx, JsonObject *base)
     {
       if (!up)
         {
+          /* The first scan is the baseline, but a new monitor on a dead site must not stay
+           * silent: there is no previous state to compare with, so "old" is null. */
+          JsonObject *ev = json_object_new ();
+
+          copy_member (ev, av, "error");
+          copy_member (ev, av, "error_message");
+          copy_member (ev, av, "status");
+          copy_member (ev, av, "final_url");
+          json_object_set_boolean_member (ev, "first_scan", TRUE);
+          add_change (ctx, "availability.down", ctx->url, json_node_init_null (json_node_alloc ()),
+                      availability_value (av), 100, ev, "critical");
           json_object_set_member (av, "down_since",
                                   deep_copy (json_object_get_member (av, "scanned_at")));
           json_object_set_int_member (av, "failed_scans", 1);

@@ -1181,6 +1181,15 @@ test_first_scan_failed (void)
   g_autoptr (JsonArray) up = NULL;
 
   monitor_init (&m);
+  {
+    /* A site down from the first scan is reported: a new monitor on a dead site must not stay
+     * silent. Nothing else is compared. */
+    g_autoptr (JsonArray) down = monitor_scan (&m, make_error_result ("dns"));
+    JsonObject *c = only_change (down, "availability.down");
+
+    g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (c, "old")));
+    g_assert_cmpstr (tsq_json_get_string (c, "severity", NULL), ==, "critical");
+  }
   monitor_scan_quiet (&m, make_error_result ("dns"));
   g_assert_null (tsq_json_get_object (m.state, "last_good"));
   /* The first good scan after a failed first one: up, and no technology "added". */
