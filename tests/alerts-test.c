@@ -31,10 +31,7 @@ typedef struct
 typedef struct
 {
   GMutex lock;
-  GMainContext *context;
-  GMainLoop *loop;
-  GThread *thread;
-  SoupServer *server;
+  TsqTestServer *server; /* the receiver is a handler on a test server thread */
   guint16 port;
   guint fail_first; /* answer 503 to this many requests */
   guint delay_ms;   /* per request (the receiver thread handles one at a time) */
@@ -103,66 +100,25 @@ on_hook (SoupServer *server,
   g_mutex_unlock (&rx->lock);
 }
 
-static gpointer
-receiver_thread (gpointer data)
-{
-  Receiver *rx = data;
-
-  g_main_context_push_thread_default (rx->context);
-  g_main_loop_run (rx->loop);
-  g_main_context_pop_thread_default (rx->context);
-  return NULL;
-}
-
 static Receiver *
 receiver_new (guint fail_first)
 {
   Receiver *rx = g_new0 (Receiver, 1);
-  g_autoptr (GError) error = NULL;
-  GSList *uris;
 
   g_mutex_init (&rx->lock);
   rx->fail_first = fail_first;
   rx->requests = g_ptr_array_new_with_free_func ((GDestroyNotify)request_free);
-  rx->context = g_main_context_new ();
-  rx->loop = g_main_loop_new (rx->context, FALSE);
-  g_main_context_push_thread_default (rx->context);
-  rx->server = soup_server_new (NULL, NULL);
-  soup_server_add_handler (rx->server, "/hook", on_hook, rx, NULL);
-  soup_server_listen_local (rx->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
-  g_assert_no_error (error);
-  g_main_context_pop_thread_default (rx->context);
-  uris = soup_server_get_uris (rx->server);
-  rx->port = g_uri_get_port (uris->data);
-  g_slist_free_full (uris, (GDestroyNotify)g_uri_unref);
-  rx->thread = g_thread_new ("receiver", receiver_thread, rx);
+  rx->server = tsq_test_server_new ();
+  tsq_test_server_add_handler (rx->server, "/hook", on_hook, rx);
+  rx->port = tsq_test_server_get_port (rx->server);
   return rx;
-}
-
-static gboolean
-quit_loop (gpointer data)
-{
-  g_main_loop_quit (data);
-  return G_SOURCE_REMOVE;
 }
 
 static void
 receiver_free (Receiver *rx)
 {
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_callback (source, quit_loop, rx->loop, NULL);
-  g_source_attach (source, rx->context);
-  g_source_unref (source);
-  g_thread_join (rx->thread);
-  g_main_context_push_thread_default (rx->context);
-  soup_server_disconnect (rx->server);
-  g_clear_object (&rx->server);
-  while (g_main_context_iteration (rx->context, FALSE))
-    ;
-  g_main_context_pop_thread_default (rx->context);
-  g_main_loop_unref (rx->loop);
-  g_main_context_unref (rx->context);
+  /* Stops the server thread first: no handler runs after this. */
+  tsq_test_server_free (rx->server);
   g_ptr_array_unref (rx->requests);
   g_mutex_clear (&rx->lock);
   g_free (rx);

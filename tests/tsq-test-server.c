@@ -15,6 +15,7 @@ typedef struct
 struct _TsqTestServer
 {
   GMutex lock;
+  GCond cond;
   GHashTable *routes; /* path -> Route */
   GHashTable *hits;   /* path -> count */
   char *dir_prefix;
@@ -182,6 +183,7 @@ tsq_test_server_new (void)
   g_autoptr (GSList) uris = NULL;
 
   g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
   self->routes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, route_free);
   self->hits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->context = g_main_context_new ();
@@ -232,6 +234,7 @@ tsq_test_server_free (TsqTestServer *self)
   g_hash_table_unref (self->hits);
   g_free (self->dir_prefix);
   g_free (self->dir);
+  g_cond_clear (&self->cond);
   g_mutex_clear (&self->lock);
   g_free (self);
 }
@@ -277,6 +280,44 @@ tsq_test_server_serve_dir (TsqTestServer *self, const char *prefix, const char *
   g_free (self->dir);
   self->dir_prefix = g_strdup (prefix);
   self->dir = g_strdup (dir);
+  g_mutex_unlock (&self->lock);
+}
+
+typedef struct
+{
+  TsqTestServer *server;
+  const char *path;
+  SoupServerCallback callback;
+  gpointer user_data;
+  gboolean done;
+} AddHandler;
+
+/* SoupServer is not thread-safe: install the handler from the server's own thread. */
+static gboolean
+add_handler_in_thread (gpointer data)
+{
+  AddHandler *add = data;
+
+  soup_server_add_handler (add->server->server, add->path, add->callback, add->user_data, NULL);
+  g_mutex_lock (&add->server->lock);
+  add->done = TRUE;
+  g_cond_broadcast (&add->server->cond);
+  g_mutex_unlock (&add->server->lock);
+  return G_SOURCE_REMOVE;
+}
+
+void
+tsq_test_server_add_handler (TsqTestServer *self,
+                             const char *path,
+                             SoupServerCallback callback,
+                             gpointer user_data)
+{
+  AddHandler add = { self, path, callback, user_data, FALSE };
+
+  g_main_context_invoke (self->context, add_handler_in_thread, &add);
+  g_mutex_lock (&self->lock);
+  while (!add.done)
+    g_cond_wait (&self->cond, &self->lock);
   g_mutex_unlock (&self->lock);
 }
 

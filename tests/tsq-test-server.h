@@ -32,6 +32,12 @@ void tsq_test_server_set_route (TsqTestServer *server, const char *path, const T
 void tsq_test_server_set_html (TsqTestServer *server, const char *path, const char *html);
 /* Serves every file of dir under prefix ("/pages/" + file name). */
 void tsq_test_server_serve_dir (TsqTestServer *server, const char *prefix, const char *dir);
+/* Routes requests under path to callback, run in the server's own thread (receivers that need
+ * to look at each request: webhooks, APIs). Thread-safe; returns once installed. */
+void tsq_test_server_add_handler (TsqTestServer *server,
+                                  const char *path,
+                                  SoupServerCallback callback,
+                                  gpointer user_data);
 /* Number of requests received for path so far (any method). */
 guint tsq_test_server_get_hits (TsqTestServer *server, const char *path);
 
